@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Config } from '../config';
+import { MigrationSource } from './migration-source';
+
+export type Db = Knex;
+
+/** The knex settings for a config: PostgreSQL when DATABASE_URL is set, else the embedded SQLite file. */
+export function knexConfig(database: Config['database']): Knex.Config {
+  const migrations: Knex.MigratorConfig = { migrationSource: new MigrationSource() };
+  if (database.url) {
+    return { client: 'pg', connection: database.url, pool: { min: 0, max: 10 }, migrations };
+  }
+  return {
+    client: 'sqlite3',
+    connection: { filename: database.sqliteFile },
+    useNullAsDefault: true,
+    // One connection: SQLite serialises writers anyway, and one connection never meets SQLITE_BUSY.
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(
+        conn: { run(sql: string, cb: (err: Error | null) => void): void },
+        done: (err: Error | null, c: unknown) => void,
+      ) {
+        conn.run('PRAGMA journal_mode = WAL', (e1) => {
+          if (e1) return done(e1, conn);
+          conn.run('PRAGMA foreign_keys = ON', (e2) => {
+            if (e2) return done(e2, conn);
+            conn.run('PRAGMA synchronous = NORMAL', (e3) => done(e3, conn));
+          });
+        });
+      },
+    },
+    migrations,
+  };
+}
+
+export function createDb(database: Config['database']): Db {
+  if (!database.url) fs.mkdirSync(path.dirname(database.sqliteFile), { recursive: true });
+  return knexFactory(knexConfig(database));
+}
+
+/** True when a write failed on a unique constraint, in SQLite or PostgreSQL. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; message?: string };
+  return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/i.test(e.message ?? ''));
+}

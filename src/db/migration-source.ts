@@ -1,0 +1,26 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+
+/**
+ * Migrations live in /migrations as TypeScript and compile to dist/migrations as JavaScript. knex records
+ * each migration by name, so the name is the file name without its extension: the same database can be
+ * migrated by `npx knex` (ts-node, .ts) and by the compiled server (.js) without either seeing the other's
+ * files as missing.
+ */
+export class MigrationSource implements Knex.MigrationSource<string> {
+  constructor(private readonly directory = path.resolve(__dirname, '../../migrations')) {}
+
+  async getMigrations(): Promise<string[]> {
+    const files = await fs.promises.readdir(this.directory);
+    return files.filter((f) => /^\d{14}_[a-z0-9_]+\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  }
+
+  getMigrationName(file: string): string {
+    return file.replace(/\.(ts|js)$/, '');
+  }
+
+  async getMigration(file: string): Promise<Knex.Migration> {
+    return require(path.join(this.directory, file)) as Knex.Migration;
+  }
+}

@@ -1,0 +1,41 @@
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import { errors } from '../errors';
+import type { Services } from '../services';
+import type { AppMiddleware, AppState } from './context';
+import { renderErrors } from './middleware/errors';
+import { requestContext } from './middleware/request-context';
+import { healthRoutes } from './routes/health';
+import { messageRoutes } from './routes/messages';
+import { userRoutes } from './routes/users';
+
+/** Bodies are JSON, except the photo upload, which is multipart. */
+const jsonOrMultipartOnly: AppMiddleware = async (ctx, next) => {
+  const hasBody = ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
+  if (hasBody && !ctx.is('application/json', 'multipart/form-data')) {
+    throw errors.unsupportedContentType('application/json');
+  }
+  await next();
+};
+
+export function createApp(services: Services): Koa<AppState> {
+  const app = new Koa<AppState>();
+  app.silent = true; // the error renderer logs; Koa's default stderr printing would bypass redaction
+
+  app.use(requestContext(services.logger));
+  app.use(renderErrors);
+  app.use(jsonOrMultipartOnly);
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+
+  for (const router of [healthRoutes(services), userRoutes(services), messageRoutes(services)]) {
+    app.use(router.routes());
+    app.use(
+      router.allowedMethods({
+        throw: true,
+        methodNotAllowed: () => errors.methodNotAllowed(),
+        notImplemented: () => errors.methodNotAllowed(),
+      }),
+    );
+  }
+  return app;
+}

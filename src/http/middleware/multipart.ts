@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import { Transform, pipeline } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import multer from '@koa/multer';
+import { MulterError, type StorageEngine } from 'multer';
+import { AppError, errors } from '../../errors';
+import { SNIFF_BYTES } from '../../images/detect-image-type';
+import type { ReceivedUpload } from '../../messages/send-message';
+import type { TempFiles } from '../../storage/temp-files';
+import type { AppMiddleware } from '../context';
+
+/** Room for the multipart framing and the few text fields around the photo. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+type StoredFile = Express.Multer.File & { head?: Buffer };
+
+/** Streams the one file part to a temporary file, counting its bytes and keeping its first few. */
+class TempFileStorage implements StorageEngine {
+  constructor(private readonly tempFiles: TempFiles) {}
+
+  _handleFile(
+    _req: IncomingMessage,
+    file: StoredFile,
+    cb: (error?: unknown, info?: StoredFile) => void,
+  ): void {
+    const path = this.tempFiles.newPath();
+    file.path = path; // lets multer's abort cleanup find the file while it is still being written
+    let size = 0;
+    let head = Buffer.alloc(0);
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (head.length < SNIFF_BYTES)
+          head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+        done(null, chunk);
+      },
+    });
+    pipeline(file.stream, tap, fs.createWriteStream(path, { flags: 'wx' }), (err) => {
+      if (err) {
+        fs.rm(path, { force: true }, () => cb(err));
+        return;
+      }
+      cb(null, { path, size, head } as StoredFile); // multer merges these into the file
+    });
+  }
+
+  _removeFile(_req: IncomingMessage, file: StoredFile, cb: (error: Error) => void): void {
+    fs.rm(file.path, { force: true }, (err) => cb(err as Error)); // multer treats a null error as success
+  }
+}
+
+function toClientError(err: unknown, maxBytes: number): AppError | null {
+  if (err instanceof MulterError) {
+    switch (err.code) {
+      case 'LIMIT_FILE_SIZE':
+        return errors.payloadTooLarge(maxBytes);
+      case 'LIMIT_UNEXPECTED_FILE':
+      case 'LIMIT_FILE_COUNT':
+        return errors.invalidRequest(`${err.field ?? 'file'}: send exactly one file, in the field img_file`);
+      case 'LIMIT_FIELD_VALUE':
+      case 'LIMIT_FIELD_KEY':
+        return errors.invalidRequest(`${err.field ?? 'field'}: too long`);
+      case 'LIMIT_FIELD_COUNT':
+      case 'LIMIT_PART_COUNT':
+        return errors.invalidRequest('body: too many fields');
+      default:
+        return errors.malformedMultipart();
+    }
+  }
+  // busboy's parse errors ("Unexpected end of form", "Malformed part header"...) and a client that went
+  // away carry no errno code; file system errors do, and those are ours, not the client's.
+  if (err instanceof Error && !(err as NodeJS.ErrnoException).code) return errors.malformedMultipart();
+  return null;
+}
+
+/**
+ * Receives `multipart/form-data` with one photo in `img_file`, streamed to a temporary file and refused as
+ * soon as it passes maxBytes. Sets ctx.state.upload; the temporary file is removed when the request ends,
+ * whatever happened (a service that keeps it moves it away first).
+ */
+export function receiveUpload(tempFiles: TempFiles, maxBytes: number): AppMiddleware {
+  const single = multer({
+    storage: new TempFileStorage(tempFiles),
+    limits: {
+      fileSize: maxBytes,
+      files: 1,
+      fields: 8,
+      fieldSize: 1024,
+      fieldNameSize: 64,
+      parts: 10,
+      headerPairs: 20,
+    },
+  }).single('img_file');
+
+  return async (ctx, next) => {
+    if (!ctx.is('multipart/form-data')) throw errors.unsupportedContentType('multipart/form-data');
+    const declared = Number(ctx.get('content-length'));
+    if (declared > maxBytes + MULTIPART_OVERHEAD) {
+      ctx.set('Connection', 'close'); // refuse without reading a byte of the body
+      throw errors.payloadTooLarge(maxBytes);
+    }
+    try {
+      await single(ctx as never, async () => undefined);
+    } catch (err) {
+      throw toClientError(err, maxBytes) ?? err;
+    }
+    const file = (ctx as unknown as { file?: StoredFile }).file;
+    try {
+      if (file) {
+        const upload: ReceivedUpload = {
+          tempPath: file.path,
+          size: file.size,
+          head: file.head ?? Buffer.alloc(0),
+        };
+        ctx.state.upload = upload;
+      }
+      await next();
+    } finally {
+      if (file) await tempFiles.remove(file.path);
+    }
+  };
+}

@@ -1,0 +1,96 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { errors } from '../../errors';
+import type { Services } from '../../services';
+import { currentUser, type AppState } from '../context';
+import { authenticateEarly, requireUser } from '../middleware/auth';
+import { receiveUpload } from '../middleware/multipart';
+import { parse } from '../middleware/validate';
+import { presentPending } from '../presenters';
+
+const id = z
+  .string()
+  .regex(/^\d{1,10}$/, 'must be a positive integer')
+  .transform(Number);
+
+const SendFields = z
+  .object({
+    receiver_uid: id,
+    client_msg_id: z.string().min(1).max(64).optional(),
+    phone_hash: z.string().optional(),
+    ukey: z.string().optional(),
+  })
+  .strict();
+
+export function messageRoutes(services: Services): Router<AppState> {
+  const { config } = services;
+  const router = new Router<AppState>();
+  const auth = requireUser(services.authenticate);
+
+  const ListQuery = z.object({
+    after: z
+      .string()
+      .regex(/^\d{1,10}$/, 'must be a message_id')
+      .transform(Number)
+      .default(0),
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, 'must be a number')
+      .transform(Number)
+      .pipe(z.number().min(1).max(config.list.maxLimit))
+      .default(config.list.defaultLimit),
+  });
+
+  router.post(
+    '/v1/messages',
+    // Header credentials are checked before a byte of the photo is stored; the seed's multipart
+    // credential fields can only be checked once the body is read.
+    authenticateEarly(services.authenticate),
+    receiveUpload(services.tempFiles, config.maxUploadBytes),
+    auth,
+    async (ctx) => {
+      const fields = parse(SendFields, ctx.request.body ?? {});
+      if (!ctx.state.upload) throw errors.missingFile();
+      const { message, created } = await services.sendMessage({
+        sender: currentUser(ctx),
+        receiverUid: fields.receiver_uid,
+        clientMsgId: fields.client_msg_id ?? null,
+        upload: ctx.state.upload,
+        receivedAt: ctx.state.receivedAt,
+      });
+      ctx.status = created ? 201 : 200;
+      ctx.body = {
+        message_id: message.messageId,
+        message_key: message.messageKey,
+        send_time: message.sendTime,
+        filetype: message.filetype,
+        size: message.size,
+      };
+    },
+  );
+
+  router.get('/v1/messages', auth, async (ctx) => {
+    const query = parse(ListQuery, { after: ctx.query.after, limit: ctx.query.limit });
+    const pending = await services.messages.listPending(currentUser(ctx), query.after, query.limit);
+    ctx.body = {
+      messages: pending.map(presentPending),
+      next_after: pending.length === query.limit ? pending[pending.length - 1].messageId : null,
+    };
+  });
+
+  router.get('/v1/messages/:message_key', auth, async (ctx) => {
+    const download = await services.messages.download(currentUser(ctx), ctx.params.message_key);
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.type = download.message.filetype;
+    ctx.length = download.size;
+    ctx.body = download.stream;
+  });
+
+  router.delete('/v1/messages/:message_key', auth, async (ctx) => {
+    await services.messages.delete(currentUser(ctx), ctx.params.message_key);
+    ctx.status = 204;
+  });
+
+  return router;
+}

@@ -1,0 +1,71 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { errors } from '../../errors';
+import type { Services } from '../../services';
+import { currentUser, type AppState } from '../context';
+import { requireUser } from '../middleware/auth';
+import { parse } from '../middleware/validate';
+import { presentOwnProfile, presentPublicUser } from '../presenters';
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+/** region_num and phone_num arrive as strings or, from some clients, as numbers. */
+const digitsOrText = (max: number) =>
+  z
+    .union([z.string(), z.number().int().nonnegative()])
+    .transform(String)
+    .pipe(z.string().trim().min(1).max(max));
+
+const RegisterBody = z
+  .object({
+    cid: text(128),
+    region_num: digitsOrText(8),
+    phone_num: digitsOrText(32),
+    nickname: z
+      .string()
+      .trim()
+      .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'must be 1 to 64 characters')
+      .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters'),
+  })
+  .strict();
+
+/** Authenticated JSON bodies may carry the seed's phone_hash and ukey fields beside their own. */
+const withAuthFields = <T extends z.ZodRawShape>(shape: T) =>
+  z.object({ ...shape, phone_hash: z.string().optional(), ukey: z.string().optional() }).strict();
+
+const CidBody = withAuthFields({ cid: text(128) });
+
+export function userRoutes(services: Services): Router<AppState> {
+  const router = new Router<AppState>();
+  const auth = requireUser(services.authenticate);
+
+  router.post('/v1/register', async (ctx) => {
+    const body = parse(RegisterBody, ctx.request.body);
+    const registered = await services.registerUser({
+      cid: body.cid,
+      regionNum: body.region_num,
+      phoneNum: body.phone_num,
+      nickname: body.nickname,
+    });
+    ctx.status = 201;
+    ctx.body = { uid: registered.uid, ukey: registered.ukey };
+  });
+
+  router.get('/v1/me', auth, (ctx) => {
+    ctx.body = presentOwnProfile(currentUser(ctx));
+  });
+
+  router.put('/v1/me/cid', auth, async (ctx) => {
+    const body = parse(CidBody, ctx.request.body);
+    await services.users.updateCid(currentUser(ctx).uid, body.cid);
+    ctx.status = 204;
+  });
+
+  router.get('/v1/users/:uid', auth, async (ctx) => {
+    const uid = /^[1-9]\d{0,9}$/.test(ctx.params.uid) ? Number(ctx.params.uid) : NaN;
+    const user = Number.isSafeInteger(uid) ? await services.users.findById(uid) : undefined;
+    if (!user) throw errors.userNotFound();
+    ctx.body = presentPublicUser(user);
+  });
+
+  return router;
+}

@@ -1,0 +1,53 @@
+import http from 'node:http';
+import { ConfigError, loadConfig } from './config';
+import { createDb } from './db/knex';
+import { createApp } from './http/app';
+import { createLogger } from './logger';
+import { createServices } from './services';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const db = createDb(config.database);
+  if (config.database.migrateOnStart) {
+    const [, applied] = await db.migrate.latest();
+    logger.info({ event: 'db.migrated', applied }, 'migrations applied');
+  }
+  const services = createServices(config, db, logger);
+  const app = createApp(services);
+  const server = http.createServer(app.callback());
+  server.listen(config.port, config.host, () => {
+    logger.info(
+      {
+        event: 'server.listening',
+        host: config.host,
+        port: config.port,
+        db: config.database.url ? 'postgresql' : 'sqlite',
+      },
+      `pushpic listening on ${config.host}:${config.port}`,
+    );
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info({ event: 'server.stopping', signal }, 'stopping');
+    server.close(() => {
+      void db.destroy().then(() => process.exit(0));
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`pushpic failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+import { errors } from '../errors';
+import { isUniqueViolation } from '../db/knex';
+import type { Message, MessagesRepository } from '../db/messages-repository';
+import type { User, UsersRepository } from '../db/users-repository';
+import { detectImageType } from '../images/detect-image-type';
+import type { Logger } from '../logger';
+import type { BlobStore } from '../storage/blob-store';
+import { makeMessageKey } from './message-key';
+import type { PushNotifier } from './push-notifier';
+
+/** A photo fully received into a temporary file. */
+export interface ReceivedUpload {
+  tempPath: string;
+  size: number;
+  /** The first bytes of the file, for type detection. */
+  head: Buffer;
+}
+
+export interface SendInput {
+  sender: User;
+  receiverUid: number;
+  clientMsgId: string | null;
+  upload: ReceivedUpload;
+  /** When the request arrived (epoch ms): the message's send_time. */
+  receivedAt: number;
+}
+
+export interface SendResult {
+  message: Message;
+  /** False when client_msg_id matched an earlier message, which is returned instead. */
+  created: boolean;
+}
+
+export interface SendMessageDeps {
+  users: UsersRepository;
+  messages: MessagesRepository;
+  blobs: BlobStore;
+  notifier: PushNotifier;
+  logger: Logger;
+}
+
+/**
+ * Stores a received photo under a new message_key, records the message and pushes the receiver.
+ * Whatever fails, no stored file is left without its row; the caller owns (and removes) the temporary file.
+ */
+export function sendMessage(deps: SendMessageDeps) {
+  const { users, messages, blobs, notifier } = deps;
+
+  async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
+    return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
+  }
+
+  async function store(input: SendInput): Promise<SendResult> {
+    const { sender, receiverUid, clientMsgId, upload, receivedAt } = input;
+    const first = await earlier(sender, clientMsgId);
+    if (first) return { message: first, created: false };
+
+    const receiver = await users.findById(receiverUid);
+    if (!receiver) throw errors.receiverNotFound();
+    const filetype = detectImageType(upload.head);
+    if (!filetype) throw errors.unsupportedMediaType();
+
+    const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
+    await blobs.putFile(messageKey, upload.tempPath, filetype);
+    try {
+      const message = await messages.insert({
+        senderUid: sender.uid,
+        receiverUid,
+        messageKey,
+        sendTime: receivedAt,
+        filetype,
+        size: upload.size,
+        clientMsgId,
+      });
+      return { message, created: true };
+    } catch (err) {
+      await blobs.delete(messageKey);
+      // A concurrent request with the same client_msg_id won the insert: answer with its message.
+      const winner = isUniqueViolation(err) ? await earlier(sender, clientMsgId) : undefined;
+      if (winner) return { message: winner, created: false };
+      throw err;
+    }
+  }
+
+  return async (input: SendInput): Promise<SendResult> => {
+    const result = await store(input);
+    if (result.created) await notifier.messageStored(result.message, input.sender);
+    return result;
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * What the receiver's app gets in a push, and what GET /v1/messages lists: the seed's payload
+ * (sender_region, sender_phone, message_id, message_key, send_time) plus filetype, sender_uid and size.
+ */
+export interface MessagePayload {
+  sender_region: string;
+  /** The sender's phone_hash, never the number itself. */
+  sender_phone: string;
+  sender_uid: number;
+  message_id: number;
+  message_key: string;
+  send_time: number;
+  filetype: string;
+  size: number;
+}
+
+export interface PushRequest {
+  /** Stable for one push job across its retries, so a provider can drop duplicates (GeTui request_id). */
+  requestId: string;
+  /** The receiver's push client id (GeTui cid or FCM registration token). */
+  cid: string;
+  payload: MessagePayload;
+  /** What a maker channel shows while the app is not running. */
+  title: string;
+  body: string;
+}
+
+export type PushOutcome =
+  | { kind: 'sent'; taskId?: string }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  | { kind: 'invalid_target'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** A push service. Implementations never throw for a provider's answer: they map it to an outcome. */
+export interface PushProvider {
+  readonly name: string;
+  send(request: PushRequest): Promise<PushOutcome>;
+}

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BlobStore, StoredBlob } from './blob-store';
+
+const KEY = /^[0-9a-f]{64}$/;
+
+/** Files under one folder, sharded by the key's first two characters: uploads/ab/ab12...ef. */
+export class LocalBlobStore implements BlobStore {
+  constructor(private readonly root: string) {}
+
+  pathFor(key: string): string {
+    // Keys come from our own hash, but a key that is not one must never become a path.
+    if (!KEY.test(key)) throw new Error(`not a blob key: ${JSON.stringify(key)}`);
+    return path.join(this.root, key.slice(0, 2), key);
+  }
+
+  async putFile(key: string, tempPath: string): Promise<void> {
+    const target = this.pathFor(key);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    await fs.promises.rename(tempPath, target);
+  }
+
+  async open(key: string): Promise<StoredBlob | null> {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(this.pathFor(key), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    // Stat the open descriptor: a delete racing this download cannot change what is streamed.
+    const { size } = await handle.stat();
+    return { stream: handle.createReadStream(), size };
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.promises.rm(this.pathFor(key), { force: true });
+  }
+}

@@ -1,0 +1,21 @@
+import crypto from 'node:crypto';
+
+/** A new ukey: 256 random bits as base64url (43 characters). Returned once; only its hash is stored. */
+export function generateUkey(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
+/**
+ * The ukey carries 256 bits of entropy, so a fast hash is enough: nothing is left to brute-force
+ * (the same reasoning as Signal-Server's random auth tokens).
+ */
+export function hashUkey(ukey: string): string {
+  return crypto.createHash('sha256').update(ukey, 'utf8').digest('hex');
+}
+
+/** Compares a presented ukey with a stored hash in constant time. */
+export function ukeyMatches(ukey: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashUkey(ukey), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return presented.length === stored.length && crypto.timingSafeEqual(presented, stored);
+}
