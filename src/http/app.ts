@@ -1,6 +1,6 @@
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
-import { errors } from '../errors';
+import { AppError, errors } from '../errors';
 import type { Services } from '../services';
 import type { AppMiddleware, AppState } from './context';
 import { renderErrors } from './middleware/errors';
@@ -25,7 +25,20 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(requestContext(services.logger));
   app.use(renderErrors);
   app.use(jsonOrMultipartOnly);
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: '64kb',
+      encoding: 'utf-8',
+      onError(err) {
+        const status = (err as { status?: number }).status;
+        if (status === 413)
+          throw new AppError(413, 'payload_too_large', 'The JSON body is larger than 64 KB.');
+        if (status === 415) throw errors.unsupportedContentType('application/json in UTF-8, uncompressed');
+        throw errors.invalidJson();
+      },
+    }),
+  );
 
   for (const router of [healthRoutes(services), userRoutes(services), messageRoutes(services)]) {
     app.use(router.routes());

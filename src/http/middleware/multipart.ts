@@ -5,7 +5,6 @@ import multer from '@koa/multer';
 import { MulterError, type StorageEngine } from 'multer';
 import { AppError, errors } from '../../errors';
 import { SNIFF_BYTES } from '../../images/detect-image-type';
-import type { ReceivedUpload } from '../../messages/send-message';
 import type { TempFiles } from '../../storage/temp-files';
 import type { AppMiddleware } from '../context';
 
@@ -13,6 +12,12 @@ import type { AppMiddleware } from '../context';
 const MULTIPART_OVERHEAD = 64 * 1024;
 
 type StoredFile = Express.Multer.File & { head?: Buffer };
+
+/**
+ * The write in flight for each request. multer finishes an aborted request without waiting for the
+ * storage engine, so the middleware waits here before removing what was written.
+ */
+const writes = new WeakMap<IncomingMessage, { path: string; done: Promise<void> }>();
 
 /** Streams the one file part to a temporary file, counting its bytes and keeping its first few. */
 class TempFileStorage implements StorageEngine {
@@ -25,6 +30,8 @@ class TempFileStorage implements StorageEngine {
   ): void {
     const path = this.tempFiles.newPath();
     file.path = path; // lets multer's abort cleanup find the file while it is still being written
+    let settle!: () => void;
+    writes.set(_req, { path, done: new Promise<void>((resolve) => (settle = resolve)) });
     let size = 0;
     let head = Buffer.alloc(0);
     const tap = new Transform({
@@ -36,10 +43,8 @@ class TempFileStorage implements StorageEngine {
       },
     });
     pipeline(file.stream, tap, fs.createWriteStream(path, { flags: 'wx' }), (err) => {
-      if (err) {
-        fs.rm(path, { force: true }, () => cb(err));
-        return;
-      }
+      settle();
+      if (err) return cb(err);
       cb(null, { path, size, head } as StoredFile); // multer merges these into the file
     });
   }
@@ -73,6 +78,14 @@ function toClientError(err: unknown, maxBytes: number): AppError | null {
   return null;
 }
 
+/** Waits for the request's temporary file to be closed, then removes it (a kept file was moved away). */
+async function removeWritten(req: IncomingMessage): Promise<void> {
+  const write = writes.get(req);
+  if (!write) return;
+  await write.done;
+  await fs.promises.rm(write.path, { force: true });
+}
+
 /**
  * Receives `multipart/form-data` with one photo in `img_file`, streamed to a temporary file and refused as
  * soon as it passes maxBytes. Sets ctx.state.upload; the temporary file is removed when the request ends,
@@ -101,22 +114,17 @@ export function receiveUpload(tempFiles: TempFiles, maxBytes: number): AppMiddle
     }
     try {
       await single(ctx as never, async () => undefined);
+      const file = (ctx as unknown as { file?: StoredFile }).file;
+      if (file)
+        ctx.state.upload = { tempPath: file.path, size: file.size, head: file.head ?? Buffer.alloc(0) };
     } catch (err) {
+      await removeWritten(ctx.req);
       throw toClientError(err, maxBytes) ?? err;
     }
-    const file = (ctx as unknown as { file?: StoredFile }).file;
     try {
-      if (file) {
-        const upload: ReceivedUpload = {
-          tempPath: file.path,
-          size: file.size,
-          head: file.head ?? Buffer.alloc(0),
-        };
-        ctx.state.upload = upload;
-      }
       await next();
     } finally {
-      if (file) await tempFiles.remove(file.path);
+      await removeWritten(ctx.req);
     }
   };
 }

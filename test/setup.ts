@@ -1,0 +1,2 @@
+// Loaded by mocha before every suite (see .mocharc.json).
+process.env.TZ = 'UTC';

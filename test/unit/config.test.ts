@@ -1,0 +1,27 @@
+import path from 'node:path';
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('config', () => {
+  it('runs with no settings at all on the embedded defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).to.equal(3000);
+    expect(c.database.url).to.equal(null);
+    expect(c.database.sqliteFile).to.equal(path.resolve('data/pushpic.sqlite'));
+    expect(c.uploadDir).to.equal(path.resolve('uploads'));
+    expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
+    expect(c.push.provider).to.equal('mock');
+    expect(Object.isFrozen(c.database)).to.equal(true);
+  });
+
+  it('reports every bad setting at once', () => {
+    try {
+      loadConfig({ PORT: 'eighty', MAX_UPLOAD_BYTES: '-1', PUSH_PROVIDER: 'carrier-pigeon' });
+      expect.fail('should have thrown');
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).to.include('PORT').and.include('MAX_UPLOAD_BYTES').and.include('PUSH_PROVIDER');
+    }
+  });
+});
