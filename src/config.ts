@@ -16,6 +16,12 @@ const schema = z.object({
   PORT: int(0).max(65535).default(3000),
   /** PostgreSQL connection string. Empty means the embedded SQLite database at SQLITE_FILE. */
   DATABASE_URL: z.string().default(''),
+  /** PostgreSQL schema to use (search_path); empty means the server's default (public). */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier')
+    .or(z.literal(''))
+    .default(''),
   SQLITE_FILE: z.string().default('./data/pushpic.sqlite'),
   MIGRATE_ON_START: bool.default(true),
   UPLOAD_DIR: z.string().default('./uploads'),
@@ -34,6 +40,7 @@ export interface Config {
   readonly port: number;
   readonly database: {
     readonly url: string | null;
+    readonly schema: string | null;
     readonly sqliteFile: string;
     readonly migrateOnStart: boolean;
   };
@@ -78,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: c.PORT,
     database: {
       url: c.DATABASE_URL || null,
+      schema: c.DATABASE_SCHEMA || null,
       sqliteFile: path.resolve(c.SQLITE_FILE),
       migrateOnStart: c.MIGRATE_ON_START,
     },

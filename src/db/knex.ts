@@ -1,16 +1,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import type { Config } from '../config';
 import { MigrationSource } from './migration-source';
 
 export type Db = Knex;
 
+// int8 columns (epoch-millisecond times, sizes, counts) as numbers, as SQLite returns them. Every value
+// pushpic stores in one is far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
 /** The knex settings for a config: PostgreSQL when DATABASE_URL is set, else the embedded SQLite file. */
 export function knexConfig(database: Config['database']): Knex.Config {
   const migrations: Knex.MigratorConfig = { migrationSource: new MigrationSource() };
   if (database.url) {
-    return { client: 'pg', connection: database.url, pool: { min: 0, max: 10 }, migrations };
+    return {
+      client: 'pg',
+      connection: database.url,
+      searchPath: database.schema ? [database.schema] : undefined,
+      pool: { min: 0, max: 10 },
+      migrations,
+    };
   }
   return {
     client: 'sqlite3',

@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
+import knexFactory from 'knex';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config';
 import { createDb } from '../../src/db/knex';
@@ -30,14 +32,36 @@ function walk(dir: string, root = dir): string[] {
   });
 }
 
+/** Set to run the suites on PostgreSQL: each test app gets a fresh schema there, dropped afterwards. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? '';
+
+/** A new empty database for one test app: a SQLite file in dir, or a new PostgreSQL schema. */
+export async function freshDatabase(
+  dir: string,
+): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (!TEST_DATABASE_URL)
+    return { env: { SQLITE_FILE: path.join(dir, 'pushpic.sqlite') }, drop: async () => {} };
+  const schema = `test_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: TEST_DATABASE_URL, pool: { min: 0, max: 1 } });
+  await admin.raw('CREATE SCHEMA ??', [schema]);
+  return {
+    env: { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema },
+    async drop() {
+      await admin.raw('DROP SCHEMA ?? CASCADE', [schema]);
+      await admin.destroy();
+    },
+  };
+}
+
 /**
- * The real server on a loopback port: a fresh SQLite file and uploads folder in a temporary directory,
- * migrations applied, logs captured.
+ * The real server on a loopback port: a fresh database (SQLite file, or a PostgreSQL schema when
+ * TEST_DATABASE_URL is set) and uploads folder in a temporary directory, migrations applied, logs captured.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-test-'));
+  const database = await freshDatabase(dir);
   const config = loadConfig({
-    SQLITE_FILE: path.join(dir, 'pushpic.sqlite'),
+    ...database.env,
     UPLOAD_DIR: path.join(dir, 'uploads'),
     LOG_LEVEL: 'info',
     ...env,
@@ -61,6 +85,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await db.destroy();
+      await database.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
