@@ -6,6 +6,30 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A duration: "7d", "15m", "30s", "250ms", or a plain number of milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a duration such as 7d, 15m, 30s or 250ms')
+  .transform((v) => {
+    const [, n, unit = 'ms'] = /^(\d+)(ms|s|m|h|d)?$/.exec(v)!;
+    return Number(n) * UNIT_MS[unit];
+  });
+
+export interface RateLimit {
+  readonly points: number;
+  readonly durationMs: number;
+}
+/** A rate limit: "60/1m" allows 60 requests a minute; "off" allows any number. */
+const rateLimit = z
+  .string()
+  .regex(/^(off|\d+\/\d+(ms|s|m|h|d)?)$/, 'must be like 60/1m, or off')
+  .transform((v): RateLimit | null => {
+    if (v === 'off') return null;
+    const [points, window] = v.split('/');
+    return { points: Number(points), durationMs: duration.parse(window) };
+  });
+
 /**
  * Every setting pushpic reads, with its default. Nothing else in the code reads process.env:
  * config is parsed once at start, every problem is reported together, and the result is frozen.
@@ -26,6 +50,25 @@ const schema = z.object({
   MIGRATE_ON_START: bool.default(true),
   UPLOAD_DIR: z.string().default('./uploads'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 * 1024),
+  BLOB_STORE: z.enum(['local', 's3']).default('local'),
+  S3_BUCKET: z.string().default(''),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ENDPOINT: z.string().url().or(z.literal('')).default(''),
+  S3_ACCESS_KEY_ID: z.string().default(''),
+  S3_SECRET_ACCESS_KEY: z.string().default(''),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  S3_PREFIX: z.string().default(''),
+  MESSAGE_TTL: duration.prefault('7d'),
+  SWEEP_INTERVAL: duration.prefault('5m'),
+  ORPHAN_GRACE: duration.prefault('15m'),
+  SHUTDOWN_TIMEOUT: duration.prefault('10s'),
+  TRUST_PROXY: bool.default(false),
+  RATE_LIMIT_STORE: z.enum(['auto', 'memory', 'database', 'redis']).default('auto'),
+  REDIS_URL: z.string().default(''),
+  RATE_LIMIT_REGISTER_PER_IP: rateLimit.prefault('20/1h'),
+  RATE_LIMIT_SEND_PER_USER: rateLimit.prefault('120/1m'),
+  RATE_LIMIT_SEND_PER_IP: rateLimit.prefault('600/1m'),
+  METRICS_TOKEN: z.string().default(''),
   PUSH_PROVIDER: z.enum(['mock']).default('mock'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LIST_DEFAULT_LIMIT: int(1).max(1000).default(50),
@@ -46,6 +89,35 @@ export interface Config {
   };
   readonly uploadDir: string;
   readonly maxUploadBytes: number;
+  readonly blobStore:
+    | { readonly kind: 'local' }
+    | {
+        readonly kind: 's3';
+        readonly bucket: string;
+        readonly region: string;
+        readonly endpoint: string | null;
+        readonly accessKeyId: string | null;
+        readonly secretAccessKey: string | null;
+        readonly forcePathStyle: boolean;
+        readonly prefix: string;
+      };
+  /** Messages not downloaded within this many ms expire. */
+  readonly messageTtlMs: number;
+  /** How often the sweeper expires messages and reconciles files with rows. */
+  readonly sweepIntervalMs: number;
+  /** A stored file without its row is removed once it is this old (it may belong to a send in flight). */
+  readonly orphanGraceMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly trustProxy: boolean;
+  readonly rateLimits: {
+    readonly store: 'memory' | 'database' | 'redis';
+    readonly redisUrl: string | null;
+    readonly registerPerIp: RateLimit | null;
+    readonly sendPerUser: RateLimit | null;
+    readonly sendPerIp: RateLimit | null;
+  };
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | null;
   readonly push: { readonly provider: RawConfig['PUSH_PROVIDER'] };
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly list: { readonly defaultLimit: number; readonly maxLimit: number };
@@ -66,18 +138,36 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Rules between settings, checked on the raw values so they are reported with every other problem. */
+function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const num = (k: string, fallback: number) => (env[k] === undefined ? fallback : Number(env[k]));
+  if (num('LIST_DEFAULT_LIMIT', 50) > num('LIST_MAX_LIMIT', 200))
+    problems.push('LIST_DEFAULT_LIMIT: must not exceed LIST_MAX_LIMIT');
+  if (env.BLOB_STORE === 's3' && !env.S3_BUCKET) problems.push('S3_BUCKET: required when BLOB_STORE=s3');
+  if (env.BLOB_STORE === 's3' && !env.S3_ACCESS_KEY_ID !== !env.S3_SECRET_ACCESS_KEY)
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither');
+  if (env.RATE_LIMIT_STORE === 'redis' && !env.REDIS_URL)
+    problems.push('REDIS_URL: required when RATE_LIMIT_STORE=redis');
+  return problems;
+}
+
 /** Reads configuration from an environment map (process.env in production, a literal in tests). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  problems.push(...crossFieldProblems(present));
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const c = parsed.data;
-  const problems: string[] = [];
-  if (c.LIST_DEFAULT_LIMIT > c.LIST_MAX_LIMIT)
-    problems.push('LIST_DEFAULT_LIMIT: must not exceed LIST_MAX_LIMIT');
-  if (problems.length) throw new ConfigError(problems);
+  const rateLimitStore =
+    c.RATE_LIMIT_STORE !== 'auto'
+      ? c.RATE_LIMIT_STORE
+      : c.REDIS_URL
+        ? 'redis'
+        : c.DATABASE_URL
+          ? 'database'
+          : 'memory';
 
   return deepFreeze({
     env: c.NODE_ENV,
@@ -91,6 +181,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     uploadDir: path.resolve(c.UPLOAD_DIR),
     maxUploadBytes: c.MAX_UPLOAD_BYTES,
+    blobStore:
+      c.BLOB_STORE === 'local'
+        ? { kind: 'local' as const }
+        : {
+            kind: 's3' as const,
+            bucket: c.S3_BUCKET,
+            region: c.S3_REGION,
+            endpoint: c.S3_ENDPOINT || null,
+            accessKeyId: c.S3_ACCESS_KEY_ID || null,
+            secretAccessKey: c.S3_SECRET_ACCESS_KEY || null,
+            forcePathStyle: c.S3_FORCE_PATH_STYLE ?? Boolean(c.S3_ENDPOINT),
+            prefix: c.S3_PREFIX,
+          },
+    messageTtlMs: c.MESSAGE_TTL,
+    sweepIntervalMs: c.SWEEP_INTERVAL,
+    orphanGraceMs: c.ORPHAN_GRACE,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT,
+    trustProxy: c.TRUST_PROXY,
+    rateLimits: {
+      store: rateLimitStore,
+      redisUrl: c.REDIS_URL || null,
+      registerPerIp: c.RATE_LIMIT_REGISTER_PER_IP,
+      sendPerUser: c.RATE_LIMIT_SEND_PER_USER,
+      sendPerIp: c.RATE_LIMIT_SEND_PER_IP,
+    },
+    metricsToken: c.METRICS_TOKEN || null,
     push: { provider: c.PUSH_PROVIDER },
     logLevel: c.LOG_LEVEL,
     list: { defaultLimit: c.LIST_DEFAULT_LIMIT, maxLimit: c.LIST_MAX_LIMIT },

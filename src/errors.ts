@@ -38,6 +38,16 @@ export const errors = {
     new AppError(404, 'message_not_found', 'No message with this key is addressed to you.'),
   gone: () =>
     new AppError(410, 'gone', 'This photo was deleted after it was downloaded; it is no longer stored.'),
+  expired: () =>
+    new AppError(
+      410,
+      'expired',
+      'This photo was not downloaded in time and has expired; it is no longer stored.',
+    ),
+  tooManyRequests: (retryAfterSeconds: number) =>
+    new AppError(429, 'too_many_requests', `Too many requests; try again in ${retryAfterSeconds} s.`, {
+      'Retry-After': String(retryAfterSeconds),
+    }),
   payloadTooLarge: (limit: number) =>
     new AppError(413, 'payload_too_large', `The upload is larger than the limit of ${limit} bytes.`),
   unsupportedMediaType: () =>

@@ -1,21 +1,22 @@
 import http from 'node:http';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { createDb } from './db/knex';
 import { createApp } from './http/app';
 import { createLogger } from './logger';
 import { createServices } from './services';
 
-async function main(): Promise<void> {
-  let config;
+function configOrExit(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78); // EX_CONFIG
   }
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const db = createDb(config.database);
   if (config.database.migrateOnStart) {
@@ -23,28 +24,58 @@ async function main(): Promise<void> {
     logger.info({ event: 'db.migrated', applied }, 'migrations applied');
   }
   const services = createServices(config, db, logger);
-  const app = createApp(services);
-  const server = http.createServer(app.callback());
-  server.listen(config.port, config.host, () => {
-    logger.info(
-      {
-        event: 'server.listening',
-        host: config.host,
-        port: config.port,
-        db: config.database.url ? 'postgresql' : 'sqlite',
-      },
-      `pushpic listening on ${config.host}:${config.port}`,
-    );
-  });
+  const server = http.createServer(createApp(services).callback());
+  // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
+  server.timeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  logger.info(
+    {
+      event: 'server.listening',
+      host: config.host,
+      port: config.port,
+      db: config.database.url ? 'postgresql' : 'sqlite',
+      blob_store: services.blobs.kind,
+      push: config.push.provider,
+    },
+    `pushpic listening on ${config.host}:${config.port}`,
+  );
 
-  const shutdown = (signal: string) => {
-    logger.info({ event: 'server.stopping', signal }, 'stopping');
-    server.close(() => {
-      void db.destroy().then(() => process.exit(0));
-    });
+  // Reconcile files with rows and expire old messages: once now, then every SWEEP_INTERVAL.
+  let sweeping: Promise<unknown> = services.sweeper
+    .run()
+    .then((report) => logger.info({ event: 'sweeper.startup', ...report }, 'startup sweep finished'))
+    .catch((err) => logger.error({ event: 'sweeper.error', err }, 'sweep failed'));
+  const sweepTimer = setInterval(() => {
+    sweeping = services.sweeper
+      .run()
+      .catch((err) => logger.error({ event: 'sweeper.error', err }, 'sweep failed'));
+  }, config.sweepIntervalMs);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'server.stopping', signal }, 'stopping: no new connections, finishing requests');
+    clearInterval(sweepTimer);
+    const closed = new Promise((resolve) => server.close(resolve));
+    server.closeIdleConnections();
+    const force = setTimeout(() => {
+      logger.warn(
+        { event: 'server.shutdown_timeout' },
+        'requests still open after SHUTDOWN_TIMEOUT; closing them',
+      );
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    await closed;
+    clearTimeout(force);
+    await sweeping;
+    await services.limiters.close();
+    await db.destroy();
+    logger.info({ event: 'server.stopped' }, 'stopped');
+    process.exit(0);
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((err) => {

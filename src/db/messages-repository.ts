@@ -12,6 +12,7 @@ export interface Message {
   size: number;
   clientMsgId: string | null;
   deletedAt: number | null;
+  expiredAt: number | null;
 }
 
 /** A pending message with what its receiver needs to know about the sender. */
@@ -31,6 +32,7 @@ interface MessageRow {
   size: number | string;
   client_msg_id: string | null;
   deleted_at: number | string | null;
+  expired_at: number | string | null;
 }
 
 function toMessage(row: MessageRow): Message {
@@ -45,10 +47,11 @@ function toMessage(row: MessageRow): Message {
     size: Number(row.size),
     clientMsgId: row.client_msg_id,
     deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
+    expiredAt: row.expired_at === null ? null : Number(row.expired_at),
   };
 }
 
-export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt'>;
+export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt'>;
 export type MessagesRepository = ReturnType<typeof messagesRepository>;
 
 export function messagesRepository(db: Db) {
@@ -68,7 +71,7 @@ export function messagesRepository(db: Db) {
         })
         .returning('id');
       const messageId = typeof row === 'object' ? row.id : Number(row);
-      return { ...m, messageId, exist: true, deletedAt: null };
+      return { ...m, messageId, exist: true, deletedAt: null, expiredAt: null };
     },
 
     async findByKey(messageKey: string): Promise<Message | undefined> {
@@ -81,13 +84,19 @@ export function messagesRepository(db: Db) {
       return row && toMessage(row);
     },
 
-    /** The receiver's messages still stored, oldest first, after a message id. */
-    async listPending(receiverUid: number, afterId: number, limit: number): Promise<PendingMessage[]> {
+    /** The receiver's messages still stored and sent at or after notBefore, oldest first, after a message id. */
+    async listPending(
+      receiverUid: number,
+      afterId: number,
+      limit: number,
+      notBefore: number,
+    ): Promise<PendingMessage[]> {
       const rows = await db('messages as m')
         .join('users as s', 's.id', 'm.sender_uid')
         .where('m.receiver_uid', receiverUid)
         .andWhere('m.exist', true)
         .andWhere('m.id', '>', afterId)
+        .andWhere('m.send_time', '>=', notBefore)
         .orderBy('m.id', 'asc')
         .limit(limit)
         .select<(MessageRow & { sender_region: string; sender_phone_hash: string })[]>(
@@ -100,6 +109,41 @@ export function messagesRepository(db: Db) {
         senderRegion: r.sender_region,
         senderPhoneHash: r.sender_phone_hash,
       }));
+    },
+
+    /**
+     * Expires up to `limit` live messages sent before cutoff: exist false, expired_at set. Returns the keys
+     * this call expired (another instance sweeping at once never gets the same ones).
+     */
+    async expireSentBefore(cutoff: number, at: number, limit: number): Promise<string[]> {
+      const due = await messages()
+        .where('exist', true)
+        .andWhere('send_time', '<', cutoff)
+        .orderBy('send_time')
+        .limit(limit)
+        .pluck('id');
+      if (!due.length) return [];
+      const expired = await messages()
+        .whereIn('id', due)
+        .andWhere('exist', true)
+        .update({ exist: false, expired_at: at })
+        .returning('message_key');
+      return expired.map((r) => (typeof r === 'object' ? r.message_key : String(r)));
+    },
+
+    /** Which of these keys belong to live (not deleted, not expired) messages. */
+    async liveKeysAmong(keys: string[]): Promise<Set<string>> {
+      if (!keys.length) return new Set();
+      const rows = await messages()
+        .whereIn('message_key', keys)
+        .andWhere('exist', true)
+        .select('message_key');
+      return new Set(rows.map((r) => r.message_key));
+    },
+
+    /** Marks a message whose file is missing as no longer stored. */
+    async markLost(messageId: number, at: number): Promise<void> {
+      await messages().where({ id: messageId, exist: true }).update({ exist: false, deleted_at: at });
     },
 
     /** Marks a message deleted. Returns false when it already was. */

@@ -4,6 +4,7 @@ import { AppError, errors } from '../errors';
 import type { Services } from '../services';
 import type { AppMiddleware, AppState } from './context';
 import { renderErrors } from './middleware/errors';
+import { recordMetrics } from './middleware/metrics';
 import { requestContext } from './middleware/request-context';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
@@ -21,8 +22,10 @@ const jsonOrMultipartOnly: AppMiddleware = async (ctx, next) => {
 export function createApp(services: Services): Koa<AppState> {
   const app = new Koa<AppState>();
   app.silent = true; // the error renderer logs; Koa's default stderr printing would bypass redaction
+  app.proxy = services.config.trustProxy; // ctx.ip from X-Forwarded-For only behind a trusted proxy
 
   app.use(requestContext(services.logger));
+  app.use(recordMetrics(services.metrics));
   app.use(renderErrors);
   app.use(jsonOrMultipartOnly);
   app.use(

@@ -9,13 +9,17 @@ export interface Download extends StoredBlob {
   message: Message;
 }
 
+export interface MessagesServiceDeps {
+  messages: MessagesRepository;
+  blobs: BlobStore;
+  logger: Logger;
+  now: () => number;
+  /** Messages not downloaded within this many ms are expired. */
+  ttlMs: number;
+}
+
 /** What a receiver can do with the messages addressed to it: list, download, delete. */
-export function messagesService(
-  messages: MessagesRepository,
-  blobs: BlobStore,
-  logger: Logger,
-  now: () => number,
-) {
+export function messagesService({ messages, blobs, logger, now, ttlMs }: MessagesServiceDeps) {
   /** The caller's message by key. Anyone else's message answers exactly like a key that does not exist. */
   async function own(caller: User, messageKey: string): Promise<Message> {
     const message = MESSAGE_KEY.test(messageKey) ? await messages.findByKey(messageKey) : undefined;
@@ -23,20 +27,27 @@ export function messagesService(
     return message;
   }
 
+  const pastTtl = (message: Message) => message.sendTime < now() - ttlMs;
+
   return {
     listPending(caller: User, afterId: number, limit: number): Promise<PendingMessage[]> {
-      return messages.listPending(caller.uid, afterId, limit);
+      // Messages past their TTL are left out even before the sweeper has expired them.
+      return messages.listPending(caller.uid, afterId, limit, now() - ttlMs);
     },
 
     async download(caller: User, messageKey: string): Promise<Download> {
       const message = await own(caller, messageKey);
+      if (message.expiredAt !== null || (message.exist && pastTtl(message))) throw errors.expired();
       if (!message.exist) throw errors.gone();
       const blob = await blobs.open(message.messageKey);
       if (!blob) {
+        // Sends store the file before the row and deletes drop the row before the file, so no crash leaves
+        // a live row without its file; only damage outside pushpic does. Stop listing it.
         logger.error(
           { event: 'message.file_missing', message_id: message.messageId },
           'stored file is missing',
         );
+        await messages.markLost(message.messageId, now());
         throw errors.gone();
       }
       return { ...blob, message };

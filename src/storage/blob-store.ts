@@ -5,15 +5,33 @@ export interface StoredBlob {
   size: number;
 }
 
+export interface BlobListing {
+  key: string;
+  /** When the blob was written, epoch ms. */
+  modifiedAt: number;
+}
+
 /**
  * Where photos live between upload and deletion. Keys are message_keys (64 lowercase hex characters).
  * Uploads always arrive first as a finished temporary file on local disk; putFile takes it over.
  */
 export interface BlobStore {
+  readonly kind: string;
   /** Moves a finished temporary file into the store under key. The temporary file is gone afterwards. */
   putFile(key: string, tempPath: string, contentType: string): Promise<void>;
   /** Opens the blob for streaming, or null when there is none under key. */
   open(key: string): Promise<StoredBlob | null>;
   /** Removes the blob; removing one that does not exist is not an error. */
   delete(key: string): Promise<void>;
+  /** Every stored blob, in no particular order (for the reconciler). */
+  list(): AsyncIterable<BlobListing>;
+  /** Writes and removes a probe object; throws when the store cannot take writes (for /readyz). */
+  checkWritable(): Promise<void>;
+}
+
+export const BLOB_KEY = /^[0-9a-f]{64}$/;
+
+/** Blob keys are message_keys; anything else must never reach a path or an object name. */
+export function assertBlobKey(key: string): void {
+  if (!BLOB_KEY.test(key)) throw new Error(`not a blob key: ${JSON.stringify(key)}`);
 }

@@ -1,16 +1,16 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BlobStore, StoredBlob } from './blob-store';
-
-const KEY = /^[0-9a-f]{64}$/;
+import { assertBlobKey, BLOB_KEY, type BlobListing, type BlobStore, type StoredBlob } from './blob-store';
 
 /** Files under one folder, sharded by the key's first two characters: uploads/ab/ab12...ef. */
 export class LocalBlobStore implements BlobStore {
+  readonly kind = 'local';
+
   constructor(private readonly root: string) {}
 
   pathFor(key: string): string {
-    // Keys come from our own hash, but a key that is not one must never become a path.
-    if (!KEY.test(key)) throw new Error(`not a blob key: ${JSON.stringify(key)}`);
+    assertBlobKey(key);
     return path.join(this.root, key.slice(0, 2), key);
   }
 
@@ -35,5 +35,24 @@ export class LocalBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await fs.promises.rm(this.pathFor(key), { force: true });
+  }
+
+  async *list(): AsyncIterable<BlobListing> {
+    const shards = await fs.promises.readdir(this.root).catch(() => [] as string[]);
+    for (const shard of shards.filter((s) => /^[0-9a-f]{2}$/.test(s))) {
+      const dir = path.join(this.root, shard);
+      for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
+        if (!BLOB_KEY.test(name)) continue;
+        const stat = await fs.promises.stat(path.join(dir, name)).catch(() => null);
+        if (stat) yield { key: name, modifiedAt: stat.mtimeMs };
+      }
+    }
+  }
+
+  async checkWritable(): Promise<void> {
+    await fs.promises.mkdir(this.root, { recursive: true });
+    const probe = path.join(this.root, `.probe-${crypto.randomBytes(6).toString('hex')}`);
+    await fs.promises.writeFile(probe, 'ok');
+    await fs.promises.rm(probe, { force: true });
   }
 }

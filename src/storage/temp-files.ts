@@ -1,8 +1,25 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
-/** Uploads stream into <uploadDir>/.tmp first, so a half-received photo is never seen as a stored one. */
+const HOST = os.hostname().replace(/[^A-Za-z0-9-]/g, '-') || 'host';
+const NAME = /^([A-Za-z0-9-]+)\.(\d+)\.[0-9a-f]+\.part$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Uploads stream into <uploadDir>/.tmp first, so a half-received photo is never seen as a stored one.
+ * Each name carries its host and process id: the sweeper removes at once the files of a process on this
+ * host that is gone (an upload cut off by a crash), and any other file once it has been idle too long.
+ */
 export class TempFiles {
   readonly dir: string;
 
@@ -12,10 +29,27 @@ export class TempFiles {
   }
 
   newPath(): string {
-    return path.join(this.dir, `${crypto.randomBytes(12).toString('hex')}.part`);
+    return path.join(this.dir, `${HOST}.${process.pid}.${crypto.randomBytes(8).toString('hex')}.part`);
   }
 
   async remove(file: string): Promise<void> {
     await fs.promises.rm(file, { force: true });
+  }
+
+  /** Removes abandoned temporary files; returns how many. */
+  async sweep(idleMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await fs.promises.readdir(this.dir).catch(() => [] as string[])) {
+      const file = path.join(this.dir, name);
+      const match = NAME.exec(name);
+      const ownerGone = match !== null && match[1] === HOST && !processAlive(Number(match[2]));
+      const stat = await fs.promises.stat(file).catch(() => null);
+      if (!stat) continue;
+      if (ownerGone || now - stat.mtimeMs > idleMs) {
+        await fs.promises.rm(file, { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
   }
 }

@@ -64,6 +64,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...database.env,
     UPLOAD_DIR: path.join(dir, 'uploads'),
     LOG_LEVEL: 'info',
+    // Suites register many users from one address; the rate-limit suite turns limits back on.
+    RATE_LIMIT_REGISTER_PER_IP: 'off',
+    RATE_LIMIT_SEND_PER_USER: 'off',
+    RATE_LIMIT_SEND_PER_IP: 'off',
     ...env,
   });
   const logs = new LogSink();
@@ -84,6 +88,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await services.limiters.close();
       await db.destroy();
       await database.drop();
       fs.rmSync(dir, { recursive: true, force: true });

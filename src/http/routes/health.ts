@@ -1,18 +1,53 @@
+import crypto from 'node:crypto';
 import Router from '@koa/router';
+import { AppError } from '../../errors';
 import type { Services } from '../../services';
 import type { AppState } from '../context';
 
 export function healthRoutes(services: Services): Router<AppState> {
   const router = new Router<AppState>();
+
+  /** Liveness: the process serves and its database answers. */
   router.get('/healthz', async (ctx) => {
     try {
       await services.db.raw('select 1');
       ctx.body = { status: 'ok' };
     } catch (err) {
       ctx.state.log.warn({ event: 'health.db_down', err }, 'database does not answer');
-      ctx.status = 503;
-      ctx.body = { error: 'database_unavailable', message: 'The database does not answer.' };
+      throw new AppError(503, 'database_unavailable', 'The database does not answer.');
     }
   });
+
+  /** Readiness: the database answers and the blob store takes writes. */
+  router.get('/readyz', async (ctx) => {
+    const checks: Record<string, 'ok' | 'failing'> = { database: 'ok', blob_store: 'ok' };
+    await services.db.raw('select 1').catch((err) => {
+      checks.database = 'failing';
+      ctx.state.log.warn({ event: 'ready.db_down', err }, 'database does not answer');
+    });
+    await services.blobs.checkWritable().catch((err) => {
+      checks.blob_store = 'failing';
+      ctx.state.log.warn({ event: 'ready.blob_store_down', err }, 'blob store does not take writes');
+    });
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = ready
+      ? { status: 'ready', checks }
+      : { error: 'not_ready', message: 'A dependency is failing.', checks };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    const token = services.config.metricsToken;
+    if (token) {
+      const given = Buffer.from(ctx.get('authorization'));
+      const expected = Buffer.from(`Bearer ${token}`);
+      if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+        throw new AppError(401, 'unauthorized', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.');
+      }
+    }
+    ctx.type = services.metrics.registry.contentType;
+    ctx.body = await services.metrics.registry.metrics();
+  });
+
   return router;
 }

@@ -5,6 +5,7 @@ import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
 import { authenticateEarly, requireUser } from '../middleware/auth';
 import { receiveUpload } from '../middleware/multipart';
+import { byIp, byUser, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentPending } from '../presenters';
 
@@ -26,6 +27,7 @@ export function messageRoutes(services: Services): Router<AppState> {
   const { config } = services;
   const router = new Router<AppState>();
   const auth = requireUser(services.authenticate);
+  const limitPerUser = rateLimit(services.limiters.sendPerUser, byUser);
 
   const ListQuery = z.object({
     after: z
@@ -45,9 +47,12 @@ export function messageRoutes(services: Services): Router<AppState> {
     '/v1/messages',
     // Header credentials are checked before a byte of the photo is stored; the seed's multipart
     // credential fields can only be checked once the body is read.
+    rateLimit(services.limiters.sendPerIp, byIp),
     authenticateEarly(services.authenticate),
+    limitPerUser, // before the body when the credentials came in headers...
     receiveUpload(services.tempFiles, config.maxUploadBytes),
     auth,
+    limitPerUser, // ...else once the multipart fields have been read
     async (ctx) => {
       const fields = parse(SendFields, ctx.request.body ?? {});
       if (!ctx.state.upload) throw errors.missingFile();
@@ -58,6 +63,7 @@ export function messageRoutes(services: Services): Router<AppState> {
         upload: ctx.state.upload,
         receivedAt: ctx.state.receivedAt,
       });
+      if (created) services.metrics.uploadBytes.inc(message.size);
       ctx.status = created ? 201 : 200;
       ctx.body = {
         message_id: message.messageId,

@@ -4,6 +4,7 @@ import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
 import { requireUser } from '../middleware/auth';
+import { byIp, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentOwnProfile, presentPublicUser } from '../presenters';
 
@@ -38,7 +39,7 @@ export function userRoutes(services: Services): Router<AppState> {
   const router = new Router<AppState>();
   const auth = requireUser(services.authenticate);
 
-  router.post('/v1/register', async (ctx) => {
+  router.post('/v1/register', rateLimit(services.limiters.registerPerIp, byIp), async (ctx) => {
     const body = parse(RegisterBody, ctx.request.body);
     const registered = await services.registerUser({
       cid: body.cid,
