@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createDb } from './db/knex';
 import { createApp } from './http/app';
@@ -28,16 +29,17 @@ async function main(): Promise<void> {
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
   server.timeout = 60_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const port = (server.address() as AddressInfo).port;
   logger.info(
     {
       event: 'server.listening',
       host: config.host,
-      port: config.port,
+      port,
       db: config.database.url ? 'postgresql' : 'sqlite',
       blob_store: services.blobs.kind,
       push: config.push.provider,
     },
-    `pushpic listening on ${config.host}:${config.port}`,
+    `pushpic listening on ${config.host}:${port}`,
   );
 
   // Reconcile files with rows and expire old messages: once now, then every SWEEP_INTERVAL.

@@ -15,6 +15,8 @@ import { LogSink } from './log-sink';
 
 export interface TestApp {
   api: supertest.Agent;
+  /** The settings this app runs on (database, uploads folder...), to start a second instance on them. */
+  env: Record<string, string>;
   services: Services;
   logs: LogSink;
   dir: string;
@@ -57,19 +59,26 @@ export async function freshDatabase(
  * The real server on a loopback port: a fresh database (SQLite file, or a PostgreSQL schema when
  * TEST_DATABASE_URL is set) and uploads folder in a temporary directory, migrations applied, logs captured.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { sameStoreAs?: TestApp } = {},
+): Promise<TestApp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-test-'));
-  const database = await freshDatabase(dir);
-  const config = loadConfig({
-    ...database.env,
+  // A second instance shares the first one's database and uploads folder, and leaves them to it.
+  const database = options.sameStoreAs
+    ? { env: options.sameStoreAs.env, drop: async () => {} }
+    : await freshDatabase(dir);
+  const settings: Record<string, string> = {
     UPLOAD_DIR: path.join(dir, 'uploads'),
     LOG_LEVEL: 'info',
     // Suites register many users from one address; the rate-limit suite turns limits back on.
     RATE_LIMIT_REGISTER_PER_IP: 'off',
     RATE_LIMIT_SEND_PER_USER: 'off',
     RATE_LIMIT_SEND_PER_IP: 'off',
+    ...database.env,
     ...env,
-  });
+  };
+  const config = loadConfig(settings);
   const logs = new LogSink();
   const logger = createLogger(config.logLevel, logs);
   const db = createDb(config.database);
@@ -80,6 +89,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const port = (server.address() as AddressInfo).port;
   return {
     api: supertest.agent(`http://127.0.0.1:${port}`),
+    env: settings,
     services,
     logs,
     dir,
