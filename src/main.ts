@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createDb } from './db/knex';
+import { createDb, type Db } from './db/knex';
 import { createApp } from './http/app';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { createServices } from './services';
 
 function configOrExit(): Config {
@@ -16,14 +16,26 @@ function configOrExit(): Config {
   }
 }
 
+/** Applies pending migrations; when another instance holds knex's migration lock, waits for it to finish. */
+async function migrate(db: Db, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [, applied] = await db.migrate.latest();
+      logger.info({ event: 'db.migrated', applied }, 'migrations applied');
+      return;
+    } catch (err) {
+      if (!/already locked/i.test(String((err as Error).message)) || attempt >= 60) throw err;
+      logger.info({ event: 'db.migration_lock_wait' }, 'another instance is migrating; waiting');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const db = createDb(config.database);
-  if (config.database.migrateOnStart) {
-    const [, applied] = await db.migrate.latest();
-    logger.info({ event: 'db.migrated', applied }, 'migrations applied');
-  }
+  if (config.database.migrateOnStart) await migrate(db, logger);
   const services = createServices(config, db, logger);
   const server = http.createServer(createApp(services).callback());
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
@@ -54,13 +66,20 @@ async function main(): Promise<void> {
   }, config.sweepIntervalMs);
 
   let stopping = false;
+  // While stopping, a connection whose response just finished is closed at once instead of idling in
+  // keep-alive until its timeout.
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.once('finish', () => {
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ event: 'server.stopping', signal }, 'stopping: no new connections, finishing requests');
     clearInterval(sweepTimer);
-    const closed = new Promise((resolve) => server.close(resolve));
+    const closed = new Promise((resolve) => server.close(resolve)); // stops accepting at once
     server.closeIdleConnections();
+    logger.info({ event: 'server.stopping', signal }, 'stopping: no new connections, finishing requests');
     const force = setTimeout(() => {
       logger.warn(
         { event: 'server.shutdown_timeout' },

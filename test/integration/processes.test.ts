@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { loadConfig } from '../../src/config';
+import { createDb, type Db } from '../../src/db/knex';
+import { buildUser, type TestUser } from '../support/factories';
+import { makeImage } from '../support/images';
+import { BOUNDARY, multipartBody } from '../support/raw-http';
+import { startS3, type S3StandIn } from '../support/s3-standin';
+import { spawnServer, type ServerProcess } from '../support/server-process';
+import { freshDatabase, TEST_DATABASE_URL } from '../support/test-app';
+
+/** Files under the uploads folder, as <shard>/<key>, temporary ones as .tmp/<name>. */
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .flatMap((e) => (e.isFile() ? [path.relative(dir, path.join(e.parentPath, e.name))] : []));
+}
+
+describe('real server processes', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let env: Record<string, string>;
+  let dropDatabase: () => Promise<void>;
+  let db: Db;
+  let jpeg: Buffer;
+  const servers: ServerProcess[] = [];
+
+  async function start(extra: Record<string, string> = {}) {
+    const server = await spawnServer({ ...env, ...extra });
+    servers.push(server);
+    return server;
+  }
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-proc-'));
+    const database = await freshDatabase(dir);
+    dropDatabase = database.drop;
+    env = {
+      ...database.env,
+      UPLOAD_DIR: path.join(dir, 'uploads'),
+      RATE_LIMIT_REGISTER_PER_IP: 'off',
+      RATE_LIMIT_SEND_PER_USER: 'off',
+      RATE_LIMIT_SEND_PER_IP: 'off',
+      ORPHAN_GRACE: '0',
+    };
+    db = createDb(loadConfig(env).database);
+    jpeg = await makeImage('jpeg', 640, 480);
+  });
+
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+      await s.exited;
+    }
+    await db.destroy();
+    await dropDatabase();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loses nothing answered 201 and leaves no orphan when killed -9 in the middle of a stream of sends', async () => {
+    const first = await start();
+    const api = supertest.agent(first.url);
+    const alice = await buildUser(api);
+    const bob = await buildUser(api);
+
+    const accepted: { message_id: number; message_key: string }[] = [];
+    let killed = false;
+    const sender = async () => {
+      while (!killed) {
+        try {
+          const res = await api
+            .post('/v1/messages')
+            .set(alice.headers)
+            .field('receiver_uid', String(bob.uid))
+            .attach('img_file', jpeg, 'a.jpg');
+          if (res.status === 201) accepted.push(res.body);
+          if (accepted.length >= 12 && !killed) {
+            killed = true;
+            first.proc.kill('SIGKILL'); // while the other senders are mid-upload
+          }
+        } catch {
+          return; // the connection died with the server
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, sender));
+    expect(await first.exited).to.equal('SIGKILL');
+    expect(accepted.length).to.be.at.least(12);
+
+    const second = await start();
+    await second.waitFor((l) => l.event === 'sweeper.startup');
+
+    const live: string[] = await db('messages').where({ exist: true }).pluck('message_key');
+    for (const m of accepted) expect(live).to.include(m.message_key);
+    const files = filesUnder(env.UPLOAD_DIR);
+    expect(files.filter((f) => f.startsWith('.tmp'))).to.deep.equal([]);
+    expect(files.map((f) => path.basename(f)).sort()).to.deep.equal([...live].sort());
+
+    const api2 = supertest.agent(second.url);
+    for (const m of accepted.slice(0, 3)) {
+      const res = await api2.get(`/v1/messages/${m.message_key}`).set(bob.headers).buffer(true);
+      expect(res.status).to.equal(200);
+      expect(Buffer.compare(res.body, jpeg)).to.equal(0);
+    }
+  });
+
+  it('on SIGTERM stops accepting, finishes the upload in flight, and exits cleanly', async () => {
+    const server = await start();
+    const api = supertest.agent(server.url);
+    const alice = await buildUser(api);
+    const bob = await buildUser(api);
+    const body = multipartBody([
+      { name: 'receiver_uid', value: String(bob.uid) },
+      { name: 'img_file', value: jpeg, filename: 'a.jpg', type: 'image/jpeg' },
+    ]);
+
+    const socket = net.connect(server.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d) => (text += d.toString('latin1')));
+      socket.on('close', () => resolve(text));
+    });
+    socket.write(
+      [
+        'POST /v1/messages HTTP/1.1',
+        'Host: 127.0.0.1',
+        `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
+        `Content-Length: ${body.length}`,
+        `X-Phone-Hash: ${alice.phoneHash}`,
+        `X-Ukey: ${alice.ukey}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    const half = Math.floor(body.length / 2);
+    await new Promise((resolve) => socket.write(body.subarray(0, half), resolve));
+
+    server.proc.kill('SIGTERM');
+    await server.waitFor((l) => l.event === 'server.stopping');
+    const refused = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(server.port, '127.0.0.1');
+      probe.once('connect', () => (probe.destroy(), resolve(false)));
+      probe.once('error', () => resolve(true));
+    });
+    expect(refused, 'a new connection after SIGTERM').to.equal(true);
+
+    socket.write(body.subarray(half)); // not end(): a client that half-closes has abandoned its request
+    const response = await answer;
+    expect(response).to.match(/^HTTP\/1\.1 201 /);
+    expect(await server.exited).to.equal(0);
+    const key = /"message_key":"([0-9a-f]{64})"/.exec(response)![1];
+    expect(await db('messages').where({ message_key: key, exist: true })).to.have.length(1);
+    expect(server.logs.some((l) => l.event === 'server.stopped')).to.equal(true);
+  });
+
+  describe('two instances on one PostgreSQL and one bucket', () => {
+    let s3: S3StandIn;
+    before(async function () {
+      if (!TEST_DATABASE_URL) this.skip();
+      s3 = await startS3();
+    });
+    after(async () => {
+      await s3?.close();
+    });
+
+    it('serve each other’s messages, and the receiver is pushed exactly once', async () => {
+      const [one, two] = await Promise.all([start(s3.env), start(s3.env)]);
+      const api1 = supertest.agent(one.url);
+      const api2 = supertest.agent(two.url);
+      const alice: TestUser = await buildUser(api1);
+      const bob: TestUser = await buildUser(api2);
+
+      const sent = await api1
+        .post('/v1/messages')
+        .set(alice.headers)
+        .field('receiver_uid', String(bob.uid))
+        .attach('img_file', jpeg, 'a.jpg');
+      expect(sent.status).to.equal(201);
+      const key: string = sent.body.message_key;
+
+      const list = await api2.get('/v1/messages').set(bob.headers);
+      expect(list.body.messages.map((m: { message_key: string }) => m.message_key)).to.deep.equal([key]);
+      const download = await api2.get(`/v1/messages/${key}`).set(bob.headers).buffer(true);
+      expect(Buffer.compare(download.body, jpeg)).to.equal(0);
+      expect((await api2.delete(`/v1/messages/${key}`).set(bob.headers)).status).to.equal(204);
+      expect((await api1.get(`/v1/messages/${key}`).set(bob.headers)).status).to.equal(410);
+
+      const pushed = (s: ServerProcess) =>
+        s.logs.filter((l) => l.event === 'push.mock_sent' && l.message_id === sent.body.message_id).length;
+      await Promise.race([
+        one.waitFor((l) => l.event === 'push.mock_sent'),
+        two.waitFor((l) => l.event === 'push.mock_sent'),
+      ]);
+      expect(pushed(one) + pushed(two)).to.equal(1);
+    });
+  });
+});
