@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -19,6 +20,17 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
 ];
 
+/** The request being served, so every line logged on its behalf carries its id, whoever logs it. */
+export const requestScope = new AsyncLocalStorage<{ req_id: string }>();
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: undefined, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino(
+    {
+      level,
+      base: undefined,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      mixin: () => requestScope.getStore() ?? {},
+    },
+    destination,
+  );
 }

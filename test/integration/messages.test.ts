@@ -47,6 +47,11 @@ describe('messages: send, list, download, delete', () => {
     expect(fs.readFileSync(onDisk).equals(jpeg)).to.equal(true);
 
     const push = pushes().find((p) => p.payload.message_id === sent.body.message_id)!;
+    // Lines logged on the request's behalf below the HTTP layer carry its id too.
+    const pushLine = t.logs.lines.find(
+      (l) => l.event === 'push.mock_sent' && l.message_id === sent.body.message_id,
+    )!;
+    expect(pushLine.req_id).to.equal(sent.headers['x-request-id']);
     expect(push.cid).to.equal(bob.cid);
     expect(push.body).to.include('Alice');
     expect(push.payload).to.include({
