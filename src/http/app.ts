@@ -19,6 +19,11 @@ const jsonOrMultipartOnly: AppMiddleware = async (ctx, next) => {
   await next();
 };
 
+/** Every router the app mounts (the OpenAPI test walks them). */
+export function routers(services: Services) {
+  return [healthRoutes(services), userRoutes(services), messageRoutes(services)];
+}
+
 export function createApp(services: Services): Koa<AppState> {
   const app = new Koa<AppState>();
   app.silent = true; // the error renderer logs; Koa's default stderr printing would bypass redaction
@@ -43,7 +48,7 @@ export function createApp(services: Services): Koa<AppState> {
     }),
   );
 
-  for (const router of [healthRoutes(services), userRoutes(services), messageRoutes(services)]) {
+  for (const router of routers(services)) {
     app.use(router.routes());
     app.use(
       router.allowedMethods({

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { AppError } from '../../errors';
 import type { Services } from '../../services';
 import type { AppState } from '../context';
+import { openApiDocument } from '../openapi';
 
 export function healthRoutes(services: Services): Router<AppState> {
   const router = new Router<AppState>();
@@ -34,6 +35,11 @@ export function healthRoutes(services: Services): Router<AppState> {
     ctx.body = ready
       ? { status: 'ready', checks }
       : { error: 'not_ready', message: 'A dependency is failing.', checks };
+  });
+
+  const openApi = openApiDocument(services.config);
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApi;
   });
 
   router.get('/metrics', async (ctx) => {

@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { z } from 'zod';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
@@ -8,20 +7,7 @@ import { receiveUpload } from '../middleware/multipart';
 import { byIp, byUser, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentPending } from '../presenters';
-
-const id = z
-  .string()
-  .regex(/^\d{1,10}$/, 'must be a positive integer')
-  .transform(Number);
-
-const SendFields = z
-  .object({
-    receiver_uid: id,
-    client_msg_id: z.string().min(1).max(64).optional(),
-    phone_hash: z.string().optional(),
-    ukey: z.string().optional(),
-  })
-  .strict();
+import { listQuery, SendFields } from '../schemas';
 
 export function messageRoutes(services: Services): Router<AppState> {
   const { config } = services;
@@ -29,19 +15,7 @@ export function messageRoutes(services: Services): Router<AppState> {
   const auth = requireUser(services.authenticate);
   const limitPerUser = rateLimit(services.limiters.sendPerUser, byUser);
 
-  const ListQuery = z.object({
-    after: z
-      .string()
-      .regex(/^\d{1,10}$/, 'must be a message_id')
-      .transform(Number)
-      .default(0),
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, 'must be a number')
-      .transform(Number)
-      .pipe(z.number().min(1).max(config.list.maxLimit))
-      .default(config.list.defaultLimit),
-  });
+  const ListQuery = listQuery(config.list);
 
   router.post(
     '/v1/messages',

@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { z } from 'zod';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
@@ -7,33 +6,7 @@ import { requireUser } from '../middleware/auth';
 import { byIp, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentOwnProfile, presentPublicUser } from '../presenters';
-
-const text = (max: number) => z.string().trim().min(1).max(max);
-/** region_num and phone_num arrive as strings or, from some clients, as numbers. */
-const digitsOrText = (max: number) =>
-  z
-    .union([z.string(), z.number().int().nonnegative()])
-    .transform(String)
-    .pipe(z.string().trim().min(1).max(max));
-
-const RegisterBody = z
-  .object({
-    cid: text(128),
-    region_num: digitsOrText(8),
-    phone_num: digitsOrText(32),
-    nickname: z
-      .string()
-      .trim()
-      .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'must be 1 to 64 characters')
-      .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters'),
-  })
-  .strict();
-
-/** Authenticated JSON bodies may carry the seed's phone_hash and ukey fields beside their own. */
-const withAuthFields = <T extends z.ZodRawShape>(shape: T) =>
-  z.object({ ...shape, phone_hash: z.string().optional(), ukey: z.string().optional() }).strict();
-
-const CidBody = withAuthFields({ cid: text(128) });
+import { CidBody, RegisterBody } from '../schemas';
 
 export function userRoutes(services: Services): Router<AppState> {
   const router = new Router<AppState>();
