@@ -20,7 +20,7 @@ export interface PendingMessage extends Message {
   senderPhoneHash: string;
 }
 
-interface MessageRow {
+export interface MessageRow {
   id: number;
   sender_uid: number;
   receiver_uid: number;
@@ -33,7 +33,7 @@ interface MessageRow {
   deleted_at: number | string | null;
 }
 
-function toMessage(row: MessageRow): Message {
+export function toMessage(row: MessageRow): Message {
   return {
     messageId: row.id,
     senderUid: row.sender_uid,
