@@ -6,23 +6,15 @@ import { createLogger } from './logger';
 import { createServices } from './services';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = createDb(config.database);
+  // Before migrating: a push provider whose settings do not work stops the start (ConfigError).
+  const services = createServices(config, db, logger);
   if (config.database.migrateOnStart) {
     const [, applied] = await db.migrate.latest();
     logger.info({ event: 'db.migrated', applied }, 'migrations applied');
   }
-  const services = createServices(config, db, logger);
   const app = createApp(services);
   const server = http.createServer(app.callback());
   server.listen(config.port, config.host, () => {
@@ -48,6 +40,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   process.stderr.write(`pushpic failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -6,6 +6,8 @@ import type { Logger } from './logger';
 import { messagesService } from './messages/messages-service';
 import { directPushNotifier } from './messages/push-notifier';
 import { sendMessage } from './messages/send-message';
+import { FcmClient, loadServiceAccount } from './push/fcm-client';
+import { GetuiClient } from './push/getui-client';
 import { MockPushProvider } from './push/mock-push-provider';
 import type { PushProvider } from './push/push-provider';
 import type { BlobStore } from './storage/blob-store';
@@ -29,10 +31,21 @@ export interface Services {
   messages: ReturnType<typeof messagesService>;
 }
 
-export function createPushProvider(config: Config, logger: Logger): PushProvider {
-  switch (config.push.provider) {
+/** The push provider PUSH_PROVIDER names. Throws ConfigError when its settings do not work. */
+export function createPushProvider(config: Config, logger: Logger, now: () => number): PushProvider {
+  const { push } = config;
+  const log = logger.child({ component: 'push' });
+  const common = { ttlMs: push.ttlMs, timeoutMs: push.httpTimeoutMs, logger: log, now };
+  switch (push.provider) {
     case 'mock':
-      return new MockPushProvider(logger.child({ component: 'push' }));
+      return new MockPushProvider(log);
+    case 'getui':
+      return new GetuiClient({ ...push.getui!, ...common });
+    case 'fcm': {
+      const fcm = push.fcm!;
+      const account = loadServiceAccount(fcm.serviceAccountFile, fcm.projectId);
+      return new FcmClient({ ...common, account, baseUrl: fcm.baseUrl, tokenUrl: fcm.tokenUrl });
+    }
   }
 }
 
@@ -42,7 +55,7 @@ export function createServices(config: Config, db: Db, logger: Logger): Services
   const messages = messagesRepository(db);
   const blobs = new LocalBlobStore(config.uploadDir);
   const tempFiles = new TempFiles(config.uploadDir);
-  const pushProvider = createPushProvider(config, logger);
+  const pushProvider = createPushProvider(config, logger, now);
   const notifier = directPushNotifier(users, pushProvider, logger.child({ component: 'push' }));
   return {
     config,
