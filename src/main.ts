@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     const [, applied] = await db.migrate.latest();
     logger.info({ event: 'db.migrated', applied }, 'migrations applied');
   }
+  services.outbox.start();
   const app = createApp(services);
   const server = http.createServer(app.callback());
   server.listen(config.port, config.host, () => {
@@ -31,9 +32,11 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: string) => {
     logger.info({ event: 'server.stopping', signal }, 'stopping');
-    server.close(() => {
-      void db.destroy().then(() => process.exit(0));
-    });
+    // Open requests finish (their push jobs are committed); the push batch in flight is sent and recorded.
+    const closed = new Promise((resolve) => server.close(resolve));
+    void Promise.all([closed, services.outbox.stop()])
+      .then(() => db.destroy())
+      .then(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,11 +1,12 @@
 import type { Config } from './config';
 import type { Db } from './db/knex';
 import { messagesRepository } from './db/messages-repository';
+import { pushJobsRepository, type PushJobsRepository } from './db/push-jobs-repository';
 import { usersRepository, type UsersRepository } from './db/users-repository';
 import type { Logger } from './logger';
 import { messagesService } from './messages/messages-service';
-import { directPushNotifier } from './messages/push-notifier';
 import { sendMessage } from './messages/send-message';
+import { PushOutbox } from './outbox/push-outbox';
 import { FcmClient, loadServiceAccount } from './push/fcm-client';
 import { GetuiClient } from './push/getui-client';
 import { MockPushProvider } from './push/mock-push-provider';
@@ -25,6 +26,9 @@ export interface Services {
   blobs: BlobStore;
   tempFiles: TempFiles;
   pushProvider: PushProvider;
+  pushJobs: PushJobsRepository;
+  /** The push worker: start() in the server, drain() in tests. */
+  outbox: PushOutbox;
   registerUser: ReturnType<typeof registerUser>;
   authenticate: ReturnType<typeof authenticate>;
   sendMessage: ReturnType<typeof sendMessage>;
@@ -44,19 +48,45 @@ export function createPushProvider(config: Config, logger: Logger, now: () => nu
     case 'fcm': {
       const fcm = push.fcm!;
       const account = loadServiceAccount(fcm.serviceAccountFile, fcm.projectId);
-      return new FcmClient({ ...common, account, baseUrl: fcm.baseUrl, tokenUrl: fcm.tokenUrl });
+      return new FcmClient({
+        ...common,
+        account,
+        baseUrl: fcm.baseUrl,
+        tokenUrl: fcm.tokenUrl,
+      });
     }
   }
 }
 
-export function createServices(config: Config, db: Db, logger: Logger): Services {
-  const now = () => Date.now();
+/** Injectable for tests: the clock (and the randomness of retry jitter) the services use. */
+export interface ServiceOptions {
+  now?: () => number;
+  random?: () => number;
+}
+
+export function createServices(
+  config: Config,
+  db: Db,
+  logger: Logger,
+  options: ServiceOptions = {},
+): Services {
+  const now = options.now ?? (() => Date.now());
   const users = usersRepository(db);
   const messages = messagesRepository(db);
   const blobs = new LocalBlobStore(config.uploadDir);
   const tempFiles = new TempFiles(config.uploadDir);
   const pushProvider = createPushProvider(config, logger, now);
-  const notifier = directPushNotifier(users, pushProvider, logger.child({ component: 'push' }));
+  const pushJobs = pushJobsRepository(db);
+  const outbox = new PushOutbox({
+    db,
+    jobs: pushJobs,
+    users,
+    provider: pushProvider,
+    logger: logger.child({ component: 'push' }),
+    settings: config.push,
+    now,
+    random: options.random,
+  });
   return {
     config,
     db,
@@ -65,9 +95,11 @@ export function createServices(config: Config, db: Db, logger: Logger): Services
     blobs,
     tempFiles,
     pushProvider,
+    pushJobs,
+    outbox,
     registerUser: registerUser(users, now),
     authenticate: authenticate(users),
-    sendMessage: sendMessage({ users, messages, blobs, notifier, logger }),
+    sendMessage: sendMessage({ db, users, messages, blobs, outbox, logger }),
     messages: messagesService(messages, blobs, logger, now),
   };
 }
