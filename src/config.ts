@@ -69,7 +69,26 @@ const schema = z.object({
   RATE_LIMIT_SEND_PER_USER: rateLimit.prefault('120/1m'),
   RATE_LIMIT_SEND_PER_IP: rateLimit.prefault('600/1m'),
   METRICS_TOKEN: z.string().default(''),
-  PUSH_PROVIDER: z.enum(['mock']).default('mock'),
+  PUSH_PROVIDER: z.enum(['mock', 'getui', 'fcm']).default('mock'),
+  /** Offline retention asked of the provider (GeTui settings.ttl, FCM android.ttl), at most GeTui's 3 days. */
+  PUSH_TTL_MS: int(0).max(259_200_000).default(86_400_000),
+  PUSH_BATCH_SIZE: int(1).max(200).default(200),
+  PUSH_POLL_MS: int(10).default(1000),
+  PUSH_LEASE_MS: int(1000).default(60_000),
+  PUSH_RETRY_BASE_MS: int(100).default(5000),
+  PUSH_RETRY_MAX_MS: int(100).default(1_800_000),
+  PUSH_MAX_ATTEMPTS: int(1).default(25),
+  PUSH_HTTP_TIMEOUT_MS: int(100).default(10_000),
+  GETUI_APP_ID: z.string().optional(),
+  GETUI_APP_KEY: z.string().optional(),
+  GETUI_MASTER_SECRET: z.string().optional(),
+  GETUI_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://restapi.getui.com/v2'),
+  FCM_SERVICE_ACCOUNT_FILE: z.string().optional(),
+  /** Defaults to the service account's project_id. */
+  FCM_PROJECT_ID: z.string().optional(),
+  FCM_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://fcm.googleapis.com/v1'),
+  /** Defaults to the service account's token_uri. */
+  FCM_TOKEN_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LIST_DEFAULT_LIMIT: int(1).max(1000).default(50),
   LIST_MAX_LIMIT: int(1).max(1000).default(200),
@@ -118,10 +137,50 @@ export interface Config {
   };
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   readonly metricsToken: string | null;
-  readonly push: { readonly provider: RawConfig['PUSH_PROVIDER'] };
+  readonly push: PushConfig;
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly list: { readonly defaultLimit: number; readonly maxLimit: number };
 }
+
+export interface PushConfig {
+  readonly provider: RawConfig['PUSH_PROVIDER'];
+  readonly ttlMs: number;
+  readonly batchSize: number;
+  readonly pollMs: number;
+  readonly leaseMs: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly maxAttempts: number;
+  readonly httpTimeoutMs: number;
+  /** Set when PUSH_PROVIDER=getui. */
+  readonly getui: {
+    readonly appId: string;
+    readonly appKey: string;
+    readonly masterSecret: string;
+    readonly baseUrl: string;
+  } | null;
+  /** Set when PUSH_PROVIDER=fcm. */
+  readonly fcm: {
+    readonly serviceAccountFile: string;
+    readonly projectId: string | null;
+    readonly baseUrl: string;
+    readonly tokenUrl: string | null;
+  } | null;
+}
+
+/** The settings each provider cannot run without. */
+const REQUIRED_BY_PROVIDER: Record<string, string[]> = {
+  getui: ['GETUI_APP_ID', 'GETUI_APP_KEY', 'GETUI_MASTER_SECRET'],
+  fcm: ['FCM_SERVICE_ACCOUNT_FILE'],
+};
+
+function missingProviderSettings(present: Record<string, string | undefined>): string[] {
+  const provider = present.PUSH_PROVIDER ?? 'mock';
+  const missing = (REQUIRED_BY_PROVIDER[provider] ?? []).filter((name) => !present[name]);
+  return missing.length ? [`PUSH_PROVIDER=${provider} needs ${missing.join(', ')} (not set)`] : [];
+}
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -157,7 +216,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(present);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  problems.push(...crossFieldProblems(present));
+  problems.push(...crossFieldProblems(present), ...missingProviderSettings(present));
+  if (parsed.success && parsed.data.PUSH_RETRY_BASE_MS > parsed.data.PUSH_RETRY_MAX_MS)
+    problems.push('PUSH_RETRY_BASE_MS: must not exceed PUSH_RETRY_MAX_MS');
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   const c = parsed.data;
   const rateLimitStore =
@@ -207,7 +268,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sendPerIp: c.RATE_LIMIT_SEND_PER_IP,
     },
     metricsToken: c.METRICS_TOKEN || null,
-    push: { provider: c.PUSH_PROVIDER },
+    push: {
+      provider: c.PUSH_PROVIDER,
+      ttlMs: c.PUSH_TTL_MS,
+      batchSize: c.PUSH_BATCH_SIZE,
+      pollMs: c.PUSH_POLL_MS,
+      leaseMs: c.PUSH_LEASE_MS,
+      retryBaseMs: c.PUSH_RETRY_BASE_MS,
+      retryMaxMs: c.PUSH_RETRY_MAX_MS,
+      maxAttempts: c.PUSH_MAX_ATTEMPTS,
+      httpTimeoutMs: c.PUSH_HTTP_TIMEOUT_MS,
+      getui:
+        c.PUSH_PROVIDER === 'getui'
+          ? {
+              appId: c.GETUI_APP_ID!,
+              appKey: c.GETUI_APP_KEY!,
+              masterSecret: c.GETUI_MASTER_SECRET!,
+              baseUrl: trimSlash(c.GETUI_BASE_URL),
+            }
+          : null,
+      fcm:
+        c.PUSH_PROVIDER === 'fcm'
+          ? {
+              serviceAccountFile: path.resolve(c.FCM_SERVICE_ACCOUNT_FILE!),
+              projectId: c.FCM_PROJECT_ID ?? null,
+              baseUrl: trimSlash(c.FCM_BASE_URL),
+              tokenUrl: c.FCM_TOKEN_URL ?? null,
+            }
+          : null,
+    },
     logLevel: c.LOG_LEVEL,
     list: { defaultLimit: c.LIST_DEFAULT_LIMIT, maxLimit: c.LIST_MAX_LIMIT },
   });

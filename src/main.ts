@@ -35,8 +35,10 @@ async function main(): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const db = createDb(config.database);
-  if (config.database.migrateOnStart) await migrate(db, logger);
+  // Before migrating: a push provider whose settings do not work stops the start (ConfigError).
   const services = createServices(config, db, logger);
+  if (config.database.migrateOnStart) await migrate(db, logger);
+  services.outbox.start();
   const server = http.createServer(createApp(services).callback());
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
   server.timeout = 60_000;
@@ -87,7 +89,11 @@ async function main(): Promise<void> {
       );
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
-    await closed;
+    // Open requests finish (their push jobs are committed); the push batch in flight is sent and recorded.
+    await Promise.race([
+      Promise.all([closed, services.outbox.stop()]),
+      new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs + 1000)),
+    ]);
     clearTimeout(force);
     await sweeping;
     await services.limiters.close();
@@ -100,6 +106,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   process.stderr.write(`pushpic failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -1,15 +1,18 @@
 import type { Config } from './config';
 import type { Db } from './db/knex';
 import { messagesRepository } from './db/messages-repository';
+import { pushJobsRepository, type PushJobsRepository } from './db/push-jobs-repository';
 import { usersRepository, type UsersRepository } from './db/users-repository';
 import { createLimiters, type Limiters } from './limits/rate-limiters';
 import type { Logger } from './logger';
 import { messagesService } from './messages/messages-service';
-import { directPushNotifier } from './messages/push-notifier';
 import { sendMessage } from './messages/send-message';
 import { sweeper } from './messages/sweeper';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { instrumented } from './push/instrumented-push-provider';
+import { PushOutbox } from './outbox/push-outbox';
+import { FcmClient, loadServiceAccount } from './push/fcm-client';
+import { GetuiClient } from './push/getui-client';
 import { MockPushProvider } from './push/mock-push-provider';
 import type { PushProvider } from './push/push-provider';
 import type { BlobStore } from './storage/blob-store';
@@ -31,6 +34,9 @@ export interface Services {
   tempFiles: TempFiles;
   /** The configured provider itself (tests read the mock's record of pushes). */
   pushProvider: PushProvider;
+  pushJobs: PushJobsRepository;
+  /** The push worker: start() in the server, drain() in tests. */
+  outbox: PushOutbox;
   registerUser: ReturnType<typeof registerUser>;
   authenticate: ReturnType<typeof authenticate>;
   sendMessage: ReturnType<typeof sendMessage>;
@@ -38,10 +44,26 @@ export interface Services {
   sweeper: ReturnType<typeof sweeper>;
 }
 
-export function createPushProvider(config: Config, logger: Logger): PushProvider {
-  switch (config.push.provider) {
+/** The push provider PUSH_PROVIDER names. Throws ConfigError when its settings do not work. */
+export function createPushProvider(config: Config, logger: Logger, now: () => number): PushProvider {
+  const { push } = config;
+  const log = logger.child({ component: 'push' });
+  const common = { ttlMs: push.ttlMs, timeoutMs: push.httpTimeoutMs, logger: log, now };
+  switch (push.provider) {
     case 'mock':
-      return new MockPushProvider(logger.child({ component: 'push' }));
+      return new MockPushProvider(log);
+    case 'getui':
+      return new GetuiClient({ ...push.getui!, ...common });
+    case 'fcm': {
+      const fcm = push.fcm!;
+      const account = loadServiceAccount(fcm.serviceAccountFile, fcm.projectId);
+      return new FcmClient({
+        ...common,
+        account,
+        baseUrl: fcm.baseUrl,
+        tokenUrl: fcm.tokenUrl,
+      });
+    }
   }
 }
 
@@ -50,19 +72,36 @@ export function createBlobStore(config: Config): BlobStore {
   return store.kind === 's3' ? new S3BlobStore(store) : new LocalBlobStore(config.uploadDir);
 }
 
-export function createServices(config: Config, db: Db, logger: Logger): Services {
-  const now = () => Date.now();
+/** Injectable for tests: the clock (and the randomness of retry jitter) the services use. */
+export interface ServiceOptions {
+  now?: () => number;
+  random?: () => number;
+}
+
+export function createServices(
+  config: Config,
+  db: Db,
+  logger: Logger,
+  options: ServiceOptions = {},
+): Services {
+  const now = options.now ?? (() => Date.now());
   const metrics = createMetrics(db);
   const users = usersRepository(db);
   const messages = messagesRepository(db);
   const blobs = createBlobStore(config);
   const tempFiles = new TempFiles(config.uploadDir);
-  const pushProvider = createPushProvider(config, logger);
-  const notifier = directPushNotifier(
+  const pushProvider = createPushProvider(config, logger, now);
+  const pushJobs = pushJobsRepository(db);
+  const outbox = new PushOutbox({
+    db,
+    jobs: pushJobs,
     users,
-    instrumented(pushProvider, metrics),
-    logger.child({ component: 'push' }),
-  );
+    provider: instrumented(pushProvider, metrics),
+    logger: logger.child({ component: 'push' }),
+    settings: config.push,
+    now,
+    random: options.random,
+  });
   const ttlMs = config.messageTtlMs;
   return {
     config,
@@ -74,9 +113,11 @@ export function createServices(config: Config, db: Db, logger: Logger): Services
     blobs,
     tempFiles,
     pushProvider,
+    pushJobs,
+    outbox,
     registerUser: registerUser(users, now),
     authenticate: authenticate(users),
-    sendMessage: sendMessage({ users, messages, blobs, notifier, logger }),
+    sendMessage: sendMessage({ db, users, messages, blobs, outbox, logger }),
     messages: messagesService({ messages, blobs, logger, now, ttlMs }),
     sweeper: sweeper({ messages, blobs, tempFiles, logger, now, ttlMs, orphanGraceMs: config.orphanGraceMs }),
   };

@@ -21,7 +21,7 @@ export interface PendingMessage extends Message {
   senderPhoneHash: string;
 }
 
-interface MessageRow {
+export interface MessageRow {
   id: number;
   sender_uid: number;
   receiver_uid: number;
@@ -35,7 +35,7 @@ interface MessageRow {
   expired_at: number | string | null;
 }
 
-function toMessage(row: MessageRow): Message {
+export function toMessage(row: MessageRow): Message {
   return {
     messageId: row.id,
     senderUid: row.sender_uid,

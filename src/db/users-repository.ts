@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from './knex';
 
 export interface User {
@@ -8,6 +9,8 @@ export interface User {
   phoneHash: string;
   nickname: string;
   regTime: number;
+  /** When the push provider reported the cid dead; null while pushes to it are worth trying. */
+  cidInvalidAt: number | null;
 }
 
 export interface UserWithSecret extends User {
@@ -23,6 +26,7 @@ interface UserRow {
   phone_hash: string;
   nickname: string;
   reg_time: number | string;
+  cid_invalid_at: number | string | null;
 }
 
 function toUser(row: UserRow): UserWithSecret {
@@ -35,15 +39,16 @@ function toUser(row: UserRow): UserWithSecret {
     phoneHash: row.phone_hash,
     nickname: row.nickname,
     regTime: Number(row.reg_time),
+    cidInvalidAt: row.cid_invalid_at === null ? null : Number(row.cid_invalid_at),
   };
 }
 
 export type UsersRepository = ReturnType<typeof usersRepository>;
 
 export function usersRepository(db: Db) {
-  const users = () => db<UserRow>('users');
+  const users = (trx: Knex | Knex.Transaction = db) => trx<UserRow>('users');
   return {
-    async insert(user: Omit<UserWithSecret, 'uid'>): Promise<number> {
+    async insert(user: Omit<UserWithSecret, 'uid' | 'cidInvalidAt'>): Promise<number> {
       const [row] = await users()
         .insert({
           cid: user.cid,
@@ -68,8 +73,21 @@ export function usersRepository(db: Db) {
       return row && toUser(row);
     },
 
+    /** A new push client id from the app; pushes to it are tried again. */
     async updateCid(uid: number, cid: string): Promise<void> {
-      await users().where({ id: uid }).update({ cid });
+      await users().where({ id: uid }).update({ cid, cid_invalid_at: null });
+    },
+
+    /**
+     * Records that the provider called this cid dead. Only while the user still has that cid: a new one
+     * uploaded meanwhile stays valid. Returns false when nothing changed.
+     */
+    async markCidInvalid(uid: number, cid: string, at: number, trx?: Knex.Transaction): Promise<boolean> {
+      const changed = await users(trx)
+        .where({ id: uid, cid })
+        .whereNull('cid_invalid_at')
+        .update({ cid_invalid_at: at });
+      return changed > 0;
     },
   };
 }

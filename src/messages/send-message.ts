@@ -1,12 +1,12 @@
 import { errors } from '../errors';
-import { isUniqueViolation } from '../db/knex';
+import { isUniqueViolation, type Db } from '../db/knex';
 import type { Message, MessagesRepository } from '../db/messages-repository';
 import type { User, UsersRepository } from '../db/users-repository';
 import { detectImageType } from '../images/detect-image-type';
 import type { Logger } from '../logger';
 import type { BlobStore } from '../storage/blob-store';
+import type { PushOutbox } from '../outbox/push-outbox';
 import { makeMessageKey } from './message-key';
-import type { PushNotifier } from './push-notifier';
 
 /** A photo fully received into a temporary file. */
 export interface ReceivedUpload {
@@ -32,19 +32,21 @@ export interface SendResult {
 }
 
 export interface SendMessageDeps {
+  db: Db;
   users: UsersRepository;
   messages: MessagesRepository;
   blobs: BlobStore;
-  notifier: PushNotifier;
+  outbox: Pick<PushOutbox, 'enqueue' | 'wake'>;
   logger: Logger;
 }
 
 /**
- * Stores a received photo under a new message_key, records the message and pushes the receiver.
- * Whatever fails, no stored file is left without its row; the caller owns (and removes) the temporary file.
+ * Stores a received photo under a new message_key and records the message together with its push job,
+ * in one transaction: a message answered 201 always gets its push. Whatever fails, no stored file is left
+ * without its row; the caller owns (and removes) the temporary file.
  */
 export function sendMessage(deps: SendMessageDeps) {
-  const { users, messages, blobs, notifier } = deps;
+  const { db, users, messages, blobs, outbox } = deps;
 
   async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
     return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
@@ -63,14 +65,21 @@ export function sendMessage(deps: SendMessageDeps) {
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
     await blobs.putFile(messageKey, upload.tempPath, filetype);
     try {
-      const message = await messages.insert({
-        senderUid: sender.uid,
-        receiverUid,
-        messageKey,
-        sendTime: receivedAt,
-        filetype,
-        size: upload.size,
-        clientMsgId,
+      const message = await db.transaction(async (trx) => {
+        const inserted = await messages.insert(
+          {
+            senderUid: sender.uid,
+            receiverUid,
+            messageKey,
+            sendTime: receivedAt,
+            filetype,
+            size: upload.size,
+            clientMsgId,
+          },
+          trx,
+        );
+        await outbox.enqueue(inserted.messageId, trx);
+        return inserted;
       });
       return { message, created: true };
     } catch (err) {
@@ -84,7 +93,7 @@ export function sendMessage(deps: SendMessageDeps) {
 
   return async (input: SendInput): Promise<SendResult> => {
     const result = await store(input);
-    if (result.created) await notifier.messageStored(result.message, input.sender);
+    if (result.created) outbox.wake();
     return result;
   };
 }

@@ -34,6 +34,20 @@ export function createMetrics(db: Db) {
       labelNames: ['provider', 'result'] as const,
       registers: [registry],
     }),
+    outboxDepth: new Gauge({
+      name: 'pushpic_outbox_jobs',
+      help: 'Push jobs in the outbox by state (pending, sending, sent, failed, skipped)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        const rows: { state: string; n: number | string }[] = await db('push_jobs')
+          .select('state')
+          .count({ n: '*' })
+          .groupBy('state');
+        this.reset();
+        for (const row of rows) this.set({ state: String(row.state) }, Number(row.n));
+      },
+    }),
     pendingMessages: new Gauge({
       name: 'pushpic_pending_messages',
       help: 'Messages stored and not yet deleted or expired',

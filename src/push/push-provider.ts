@@ -31,8 +31,18 @@ export type PushOutcome =
   | { kind: 'invalid_target'; reason: string }
   | { kind: 'failed'; reason: string };
 
-/** A push service. Implementations never throw for a provider's answer: they map it to an outcome. */
+/**
+ * A push service. Implementations never throw for a provider's answer or a network failure: they map it to
+ * an outcome (retry for anything transient).
+ */
 export interface PushProvider {
   readonly name: string;
   send(request: PushRequest): Promise<PushOutcome>;
+  /**
+   * Several pushes in one call, outcomes in the order of the requests. Providers without a batch call leave
+   * it out and are sent one request at a time.
+   */
+  sendBatch?(requests: PushRequest[]): Promise<PushOutcome[]>;
+  /** The most requests sendBatch takes at once. */
+  readonly maxBatch?: number;
 }

@@ -264,6 +264,7 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
       const a = await buildUser(t.api);
       const b = await buildUser(t.api);
       await sendPhoto(t.api, a, b, jpeg);
+      await t.drainPushes();
       await t.api.get(`/v1/messages/${'0'.repeat(64)}`).set(b.headers);
       const res = await t.api.get('/metrics');
       expect(res.status).to.equal(200);
@@ -279,6 +280,7 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
       expect(text).to.match(new RegExp(`pushpic_upload_bytes_total ${jpeg.length}\\b`));
       expect(text).to.match(/pushpic_push_outcomes_total\{provider="mock",result="sent"\} 1/);
       expect(text).to.match(/pushpic_pending_messages 1\b/);
+      expect(text).to.match(/pushpic_outbox_jobs\{state="sent"\} 1\b/);
       expect(text).to.include('pushpic_http_request_duration_seconds_bucket');
     });
 

@@ -1,16 +1,16 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import knexFactory from 'knex';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config';
 import { createDb } from '../../src/db/knex';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
-import { createServices, type Services } from '../../src/services';
+import { createServices, type ServiceOptions, type Services } from '../../src/services';
 import { LogSink } from './log-sink';
 
 export interface TestApp {
@@ -23,7 +23,18 @@ export interface TestApp {
   port: number;
   /** Every file under the uploads folder, temporary ones included, relative to it. */
   storedFiles(): string[];
+  /** Runs the push worker until no job is due, as its timer loop would. */
+  drainPushes(): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface TestAppOptions extends ServiceOptions {
+  /** Reuse a directory (and its database) from an earlier app; both are kept on close. */
+  dir?: string;
+  /** Run as a second instance on another app's database and uploads folder, left to that app. */
+  sameStoreAs?: TestApp;
+  /** Start the push worker's timer loop, as the server does. Off by default: tests call drainPushes(). */
+  startWorker?: boolean;
 }
 
 function walk(dir: string, root = dir): string[] {
@@ -37,22 +48,51 @@ function walk(dir: string, root = dir): string[] {
 /** Set to run the suites on PostgreSQL: each test app gets a fresh schema there, dropped afterwards. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? '';
 
+interface TestDatabase {
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+const admin = () => knexFactory({ client: 'pg', connection: TEST_DATABASE_URL, pool: { min: 0, max: 1 } });
+/** Schemas of kept directories, dropped once every suite has run (see test/setup.ts). */
+const keptSchemas = new Set<string>();
+
 /** A new empty database for one test app: a SQLite file in dir, or a new PostgreSQL schema. */
-export async function freshDatabase(
-  dir: string,
-): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+export async function freshDatabase(dir: string): Promise<TestDatabase> {
   if (!TEST_DATABASE_URL)
     return { env: { SQLITE_FILE: path.join(dir, 'pushpic.sqlite') }, drop: async () => {} };
   const schema = `test_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = knexFactory({ client: 'pg', connection: TEST_DATABASE_URL, pool: { min: 0, max: 1 } });
-  await admin.raw('CREATE SCHEMA ??', [schema]);
+  const db = admin();
+  await db.raw('CREATE SCHEMA ??', [schema]);
+  await db.destroy();
   return {
     env: { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema },
     async drop() {
-      await admin.raw('DROP SCHEMA ?? CASCADE', [schema]);
-      await admin.destroy();
+      const d = admin();
+      await d.raw('DROP SCHEMA ?? CASCADE', [schema]);
+      await d.destroy();
     },
   };
+}
+
+/** The database that belongs to a kept directory: the same one each time it is asked for. */
+async function keptDatabase(dir: string): Promise<TestDatabase> {
+  if (!TEST_DATABASE_URL)
+    return { env: { SQLITE_FILE: path.join(dir, 'pushpic.sqlite') }, drop: async () => {} };
+  const schema = `test_kept_${crypto.createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  const db = admin();
+  await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  await db.destroy();
+  keptSchemas.add(schema);
+  return { env: { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema }, drop: async () => {} };
+}
+
+export async function dropKeptDatabases(): Promise<void> {
+  if (!keptSchemas.size) return;
+  const db = admin();
+  for (const schema of keptSchemas) await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+  keptSchemas.clear();
+  await db.destroy();
 }
 
 /**
@@ -61,13 +101,14 @@ export async function freshDatabase(
  */
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { sameStoreAs?: TestApp } = {},
+  options: TestAppOptions = {},
 ): Promise<TestApp> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-test-'));
-  // A second instance shares the first one's database and uploads folder, and leaves them to it.
-  const database = options.sameStoreAs
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-test-'));
+  const database: TestDatabase = options.sameStoreAs
     ? { env: options.sameStoreAs.env, drop: async () => {} }
-    : await freshDatabase(dir);
+    : options.dir
+      ? await keptDatabase(dir)
+      : await freshDatabase(dir);
   const settings: Record<string, string> = {
     UPLOAD_DIR: path.join(dir, 'uploads'),
     LOG_LEVEL: 'info',
@@ -83,7 +124,8 @@ export async function startTestApp(
   const logger = createLogger(config.logLevel, logs);
   const db = createDb(config.database);
   await db.migrate.latest();
-  const services = createServices(config, db, logger);
+  const services = createServices(config, db, logger, { now: options.now, random: options.random });
+  if (options.startWorker) services.outbox.start();
   const server = http.createServer(createApp(services).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -95,13 +137,15 @@ export async function startTestApp(
     dir,
     port,
     storedFiles: () => walk(config.uploadDir),
+    drainPushes: () => services.outbox.drain(),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await services.outbox.stop();
       await services.limiters.close();
       await db.destroy();
       await database.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

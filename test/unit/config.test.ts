@@ -24,4 +24,49 @@ describe('config', () => {
       expect(problems).to.include('PORT').and.include('MAX_UPLOAD_BYTES').and.include('PUSH_PROVIDER');
     }
   });
+
+  it('names in one message every missing setting of the chosen push provider', () => {
+    for (const [provider, missing] of [
+      ['getui', ['GETUI_APP_ID', 'GETUI_APP_KEY', 'GETUI_MASTER_SECRET']],
+      ['fcm', ['FCM_SERVICE_ACCOUNT_FILE']],
+    ] as const) {
+      try {
+        loadConfig({ PUSH_PROVIDER: provider, PORT: 'eighty' });
+        expect.fail('should have thrown');
+      } catch (err) {
+        expect(err).to.be.instanceOf(ConfigError);
+        const { problems } = err as ConfigError;
+        expect(problems.join('\n')).to.include('PORT');
+        const line = problems.find((p) => p.startsWith(`PUSH_PROVIDER=${provider}`))!;
+        for (const name of missing) expect(line).to.include(name);
+      }
+    }
+    expect(() => loadConfig({ PUSH_PROVIDER: 'getui', GETUI_APP_ID: 'a', GETUI_APP_KEY: 'k' })).to.throw(
+      /GETUI_MASTER_SECRET/,
+    );
+  });
+
+  it('reads the GeTui settings, with the public base URL by default', () => {
+    const c = loadConfig({
+      PUSH_PROVIDER: 'getui',
+      GETUI_APP_ID: 'a',
+      GETUI_APP_KEY: 'k',
+      GETUI_MASTER_SECRET: 's',
+    });
+    expect(c.push.getui).to.deep.equal({
+      appId: 'a',
+      appKey: 'k',
+      masterSecret: 's',
+      baseUrl: 'https://restapi.getui.com/v2',
+    });
+    expect(c.push.fcm).to.equal(null);
+    expect(c.push.ttlMs).to.equal(86_400_000);
+  });
+
+  it('refuses a push ttl beyond GeTui’s three days and a retry base above its cap', () => {
+    expect(() => loadConfig({ PUSH_TTL_MS: String(4 * 86_400_000) })).to.throw(/PUSH_TTL_MS/);
+    expect(() => loadConfig({ PUSH_RETRY_BASE_MS: '5000', PUSH_RETRY_MAX_MS: '1000' })).to.throw(
+      /PUSH_RETRY_BASE_MS/,
+    );
+  });
 });

@@ -1,0 +1,224 @@
+import type { Knex } from 'knex';
+import type { Db } from './knex';
+import { toMessage, type Message, type MessageRow } from './messages-repository';
+
+/**
+ * pending: waits until due_at; sending: claimed, due_at is the end of its lease (then it is due again);
+ * sent, failed, skipped: finished.
+ */
+export type PushJobState = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
+export const PUSH_JOB_STATES: PushJobState[] = ['pending', 'sending', 'sent', 'failed', 'skipped'];
+const CLAIMABLE: PushJobState[] = ['pending', 'sending'];
+
+/** A claimed job with what its push needs, read at claim time (so a cid changed since the send is used). */
+export interface ClaimedJob {
+  jobId: number;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The claim that holds the job: recording an outcome needs it. */
+  leaseOwner: string;
+  message: Message;
+  sender: { regionNum: string; phoneHash: string; nickname: string };
+  receiver: { uid: number; cid: string; cidInvalidAt: number | null };
+}
+
+/** How an attempt ended, to record. */
+export type JobResult =
+  | { jobId: number; state: 'sent'; provider: string; taskId: string | null }
+  | { jobId: number; state: 'pending'; provider: string; dueAt: number; error: string }
+  | { jobId: number; state: 'failed' | 'skipped'; provider: string | null; error: string };
+
+export interface PushJob {
+  jobId: number;
+  messageId: number;
+  state: PushJobState;
+  dueAt: number;
+  attempts: number;
+  provider: string | null;
+  taskId: string | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+interface PushJobRow {
+  id: number;
+  message_id: number;
+  state: PushJobState;
+  due_at: number | string;
+  attempts: number;
+  lease_owner: string | null;
+  provider: string | null;
+  task_id: string | null;
+  last_error: string | null;
+  created_at: number | string;
+  updated_at: number | string;
+  finished_at: number | string | null;
+}
+
+function toJob(row: PushJobRow): PushJob {
+  return {
+    jobId: row.id,
+    messageId: row.message_id,
+    state: row.state,
+    dueAt: Number(row.due_at),
+    attempts: row.attempts,
+    provider: row.provider,
+    taskId: row.task_id,
+    lastError: row.last_error,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+  };
+}
+
+export interface OutboxStats {
+  byState: Record<PushJobState, number>;
+  /** Jobs that could be claimed right now. */
+  due: number;
+  oldestDue: PushJob | null;
+  nextDue: PushJob | null;
+  lastErrors: PushJob[];
+}
+
+export type PushJobsRepository = ReturnType<typeof pushJobsRepository>;
+
+export function pushJobsRepository(db: Db) {
+  const jobs = (trx: Knex | Knex.Transaction = db) => trx<PushJobRow>('push_jobs');
+  // SKIP LOCKED lets several processes claim side by side on PostgreSQL; SQLite has one writer anyway.
+  const canSkipLocked = db.client.config.client === 'pg';
+  const clip = (text: string) => (text.length > 500 ? `${text.slice(0, 499)}…` : text);
+
+  return {
+    /** The message's push job, due now. Runs inside the transaction that inserts the message. */
+    async enqueue(messageId: number, now: number, trx: Knex.Transaction): Promise<void> {
+      await jobs(trx).insert({
+        message_id: messageId,
+        state: 'pending',
+        due_at: now,
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+      });
+    },
+
+    /** Claims up to `limit` due jobs (pending ones due, and sending ones whose lease ran out) for a lease. */
+    claim(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
+      return db.transaction(async (trx) => {
+        let due = jobs(trx)
+          .select('id')
+          .whereIn('state', CLAIMABLE)
+          .andWhere('due_at', '<=', now)
+          .orderBy([{ column: 'due_at' }, { column: 'id' }])
+          .limit(limit);
+        if (canSkipLocked) due = due.forUpdate().skipLocked();
+        const ids = (await due).map((r) => r.id);
+        if (!ids.length) return [];
+        await jobs(trx)
+          .whereIn('id', ids)
+          .update({
+            state: 'sending',
+            due_at: now + leaseMs,
+            lease_owner: owner,
+            attempts: trx.raw('attempts + 1'),
+            updated_at: now,
+          });
+        const rows = await trx('push_jobs as j')
+          .join('messages as m', 'm.id', 'j.message_id')
+          .join('users as s', 's.id', 'm.sender_uid')
+          .join('users as r', 'r.id', 'm.receiver_uid')
+          .whereIn('j.id', ids)
+          .orderBy('j.id')
+          .select<(MessageRow & Record<string, unknown>)[]>(
+            'm.*',
+            'j.id as job_id',
+            'j.attempts as job_attempts',
+            's.region_num as sender_region',
+            's.phone_hash as sender_phone_hash',
+            's.nickname as sender_nickname',
+            'r.cid as receiver_cid',
+            'r.cid_invalid_at as receiver_cid_invalid_at',
+          );
+        return rows.map((r) => ({
+          jobId: Number(r.job_id),
+          attempt: Number(r.job_attempts),
+          leaseOwner: owner,
+          message: toMessage(r),
+          sender: {
+            regionNum: String(r.sender_region),
+            phoneHash: String(r.sender_phone_hash),
+            nickname: String(r.sender_nickname),
+          },
+          receiver: {
+            uid: r.receiver_uid,
+            cid: String(r.receiver_cid),
+            cidInvalidAt: r.receiver_cid_invalid_at == null ? null : Number(r.receiver_cid_invalid_at),
+          },
+        }));
+      });
+    },
+
+    /** Moves the end of a claim's lease while its pushes are still under way; returns how many jobs it holds. */
+    extendLease(owner: string, until: number, now: number): Promise<number> {
+      return jobs()
+        .where({ state: 'sending', lease_owner: owner })
+        .update({ due_at: until, updated_at: now });
+    },
+
+    /**
+     * Records the outcomes of one claim. A job whose lease another worker took over (it ran out) is left
+     * to that worker; its id is returned.
+     */
+    async record(owner: string, results: JobResult[], now: number, trx: Knex.Transaction): Promise<number[]> {
+      const lost: number[] = [];
+      for (const r of results) {
+        const changed = await jobs(trx)
+          .where({ id: r.jobId, state: 'sending', lease_owner: owner })
+          .update({
+            state: r.state,
+            due_at: r.state === 'pending' ? r.dueAt : now,
+            lease_owner: null,
+            provider: r.provider,
+            task_id: r.state === 'sent' ? r.taskId : null,
+            last_error: r.state === 'sent' ? null : clip(r.error),
+            updated_at: now,
+            finished_at: r.state === 'pending' ? null : now,
+          });
+        if (!changed) lost.push(r.jobId);
+      }
+      return lost;
+    },
+
+    async findByMessageId(messageId: number): Promise<PushJob | undefined> {
+      const row = await jobs().where({ message_id: messageId }).first();
+      return row && toJob(row);
+    },
+
+    /** What ops need to see: jobs by state, the oldest due job, the next one waiting, the last errors. */
+    async stats(now: number, errorLimit = 10): Promise<OutboxStats> {
+      const counts = await jobs().select('state').count({ n: '*' }).groupBy('state');
+      const byState = Object.fromEntries(PUSH_JOB_STATES.map((s) => [s, 0])) as Record<PushJobState, number>;
+      for (const c of counts) byState[c.state as PushJobState] = Number(c.n);
+      const dueQuery = () => jobs().whereIn('state', CLAIMABLE).andWhere('due_at', '<=', now);
+      const [{ n: due }] = await dueQuery().count({ n: '*' });
+      const oldestDue = await dueQuery().orderBy('due_at').first();
+      const nextDue = await jobs()
+        .where('state', 'pending')
+        .andWhere('due_at', '>', now)
+        .orderBy('due_at')
+        .first();
+      const lastErrors = await jobs()
+        .whereNotNull('last_error')
+        .orderBy('updated_at', 'desc')
+        .limit(errorLimit);
+      return {
+        byState,
+        due: Number(due),
+        oldestDue: oldestDue ? toJob(oldestDue) : null,
+        nextDue: nextDue ? toJob(nextDue) : null,
+        lastErrors: lastErrors.map(toJob),
+      };
+    },
+  };
+}

@@ -1,0 +1,267 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import type { Knex } from 'knex';
+import type { PushConfig } from '../config';
+import type { Db } from '../db/knex';
+import type { ClaimedJob, JobResult, PushJobsRepository } from '../db/push-jobs-repository';
+import type { UsersRepository } from '../db/users-repository';
+import type { Logger } from '../logger';
+import { mapLimit } from '../push/map-limit';
+import type { PushOutcome, PushProvider, PushRequest } from '../push/push-provider';
+import { retryDelay } from './backoff';
+import { pushRequest } from './push-request';
+
+export interface PushOutboxDeps {
+  db: Db;
+  jobs: PushJobsRepository;
+  users: UsersRepository;
+  provider: PushProvider;
+  logger: Logger;
+  settings: Pick<
+    PushConfig,
+    'batchSize' | 'pollMs' | 'leaseMs' | 'retryBaseMs' | 'retryMaxMs' | 'maxAttempts'
+  >;
+  now: () => number;
+  random?: () => number;
+}
+
+/** Single pushes in flight at once, for providers without a batch call (FCM). */
+const SEND_CONCURRENCY = 8;
+
+/**
+ * The durable push outbox. sendMessage writes a job in the message's transaction (enqueue); the worker
+ * claims due jobs for a lease, pushes them and records each outcome: sent, pending again after a back-off,
+ * failed for good, or skipped. A job whose worker died is claimed again when its lease runs out.
+ *
+ * runOnce() handles one claim and drain() repeats it until nothing is due: tests await them; the timer
+ * loop of start() calls the same drain().
+ */
+export class PushOutbox {
+  private readonly workerId = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  private claims = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private started = false;
+  private stopping = false;
+  private woken = false;
+  private timer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private readonly random: () => number;
+
+  constructor(private readonly d: PushOutboxDeps) {
+    this.random = d.random ?? Math.random;
+  }
+
+  /** Writes the push job of a new message, inside the transaction that inserts it. */
+  enqueue(messageId: number, trx: Knex.Transaction): Promise<void> {
+    return this.d.jobs.enqueue(messageId, this.d.now(), trx);
+  }
+
+  /** A job was committed: push it now rather than at the next poll. */
+  wake(): void {
+    if (!this.started || this.stopping) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.schedule(0);
+    } else {
+      this.woken = true; // a drain is running; go round again once it ends
+    }
+  }
+
+  /** Claims and handles one batch of due jobs; resolves with how many it claimed. One at a time per process. */
+  runOnce(): Promise<number> {
+    const run = this.chain.then(() => this.batch());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs batches until none is due (or stop() was called); resolves with how many jobs it handled. */
+  async drain(): Promise<number> {
+    let total = 0;
+    while (!this.stopping) {
+      const n = await this.runOnce();
+      if (n === 0) break;
+      total += n;
+    }
+    return total;
+  }
+
+  /** Starts the loop: a drain now, then one every pollMs, and one soon after each wake(). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    this.schedule(0);
+  }
+
+  /** Stops the loop; resolves once the batch in flight, if any, has been sent and recorded. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.loop;
+    await this.chain;
+    this.started = false;
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.loop = this.tick();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.drain();
+    } catch (err) {
+      this.d.logger.error(
+        { event: 'push.worker_error', err },
+        'push worker failed; retrying at the next poll',
+      );
+    }
+    if (this.stopping) return;
+    const again = this.woken;
+    this.woken = false;
+    this.schedule(again ? 0 : this.d.settings.pollMs);
+  }
+
+  private async batch(): Promise<number> {
+    const { jobs, settings, now } = this.d;
+    const owner = `${this.workerId}:${++this.claims}`;
+    const claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
+    if (!claimed.length) return 0;
+    // Slow providers must not let the lease run out under a live worker: it is renewed every third of it.
+    const heartbeat = setInterval(() => void this.extendLease(owner), Math.floor(settings.leaseMs / 3));
+    heartbeat.unref();
+    try {
+      await this.handle(owner, claimed);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    return claimed.length;
+  }
+
+  private async handle(owner: string, claimed: ClaimedJob[]): Promise<void> {
+    const { jobs, now } = this.d;
+
+    const results: JobResult[] = [];
+    const toSend: ClaimedJob[] = [];
+    for (const job of claimed) {
+      if (!job.message.exist) {
+        results.push(this.skip(job, 'message deleted before its push'));
+      } else if (job.receiver.cidInvalidAt !== null) {
+        // No pushes to a dead device until PUT /v1/me/cid; the message stays in the pending list.
+        results.push(this.skip(job, "receiver's push id is invalid"));
+      } else {
+        toSend.push(job);
+      }
+    }
+    const outcomes = await this.deliver(toSend.map(pushRequest));
+    const deadCids: { jobId: number; uid: number; cid: string }[] = [];
+    toSend.forEach((job, i) => {
+      const outcome = outcomes[i];
+      if (outcome.kind === 'invalid_target') {
+        deadCids.push({ jobId: job.jobId, uid: job.receiver.uid, cid: job.receiver.cid });
+      }
+      results.push(this.result(job, outcome));
+    });
+
+    const at = now();
+    const lost = await this.d.db.transaction(async (trx) => {
+      const lost = await jobs.record(owner, results, at, trx);
+      for (const dead of deadCids) {
+        if (!lost.includes(dead.jobId)) await this.d.users.markCidInvalid(dead.uid, dead.cid, at, trx);
+      }
+      return lost;
+    });
+    if (lost.length) {
+      this.d.logger.warn(
+        { event: 'push.lease_lost', job_ids: lost },
+        'jobs were claimed again by another worker before their outcome was recorded',
+      );
+    }
+  }
+
+  private async extendLease(owner: string): Promise<void> {
+    const { jobs, now, settings, logger } = this.d;
+    try {
+      const held = await jobs.extendLease(owner, now() + settings.leaseMs, now());
+      logger.debug({ event: 'push.lease_extended', claim: owner, jobs: held }, 'lease extended');
+    } catch (err) {
+      logger.warn({ event: 'push.lease_extend_failed', err }, 'could not extend the lease');
+    }
+  }
+
+  /** Pushes through the provider: in batch calls where it has one, else a few at a time. */
+  private async deliver(requests: PushRequest[]): Promise<PushOutcome[]> {
+    const { provider } = this.d;
+    const unexpected = (err: unknown): PushOutcome => ({
+      kind: 'retry',
+      reason: `provider error: ${err instanceof Error ? err.message : String(err)}`,
+    });
+    if (provider.sendBatch && requests.length > 1) {
+      const size = Math.min(provider.maxBatch ?? requests.length, this.d.settings.batchSize);
+      const outcomes: PushOutcome[] = [];
+      for (let i = 0; i < requests.length; i += size) {
+        const chunk = requests.slice(i, i + size);
+        outcomes.push(...(await provider.sendBatch(chunk).catch((err) => chunk.map(() => unexpected(err)))));
+      }
+      return outcomes;
+    }
+    return mapLimit(requests, SEND_CONCURRENCY, (r) => provider.send(r).catch(unexpected));
+  }
+
+  private result(job: ClaimedJob, outcome: PushOutcome): JobResult {
+    const { logger, provider, settings, now } = this.d;
+    const base = {
+      job_id: job.jobId,
+      message_id: job.message.messageId,
+      attempt: job.attempt,
+      provider: provider.name,
+    };
+    switch (outcome.kind) {
+      case 'sent':
+        logger.info({ event: 'push.sent', ...base, task_id: outcome.taskId }, 'push sent');
+        return { jobId: job.jobId, state: 'sent', provider: provider.name, taskId: outcome.taskId ?? null };
+      case 'retry': {
+        if (job.attempt >= settings.maxAttempts) {
+          const error = `gave up after ${job.attempt} attempts: ${outcome.reason}`;
+          logger.error({ event: 'push.failed', ...base, reason: error }, 'push failed for good');
+          return { jobId: job.jobId, state: 'failed', provider: provider.name, error };
+        }
+        const delay = retryDelay(job.attempt, settings, outcome.retryAfterMs, this.random);
+        logger.warn(
+          { event: 'push.retry', ...base, reason: outcome.reason, retry_in_ms: delay },
+          'push will be retried',
+        );
+        return {
+          jobId: job.jobId,
+          state: 'pending',
+          provider: provider.name,
+          dueAt: now() + delay,
+          error: outcome.reason,
+        };
+      }
+      case 'invalid_target': {
+        const error = `invalid push id: ${outcome.reason}`;
+        logger.warn(
+          { event: 'push.invalid_target', ...base, receiver_uid: job.receiver.uid, reason: outcome.reason },
+          'receiver push id is invalid',
+        );
+        return { jobId: job.jobId, state: 'failed', provider: provider.name, error };
+      }
+      case 'failed':
+        logger.error({ event: 'push.failed', ...base, reason: outcome.reason }, 'push failed for good');
+        return { jobId: job.jobId, state: 'failed', provider: provider.name, error: outcome.reason };
+    }
+  }
+
+  private skip(job: ClaimedJob, reason: string): JobResult {
+    this.d.logger.info(
+      { event: 'push.skipped', job_id: job.jobId, message_id: job.message.messageId, reason },
+      'push skipped',
+    );
+    return { jobId: job.jobId, state: 'skipped', provider: null, error: reason };
+  }
+}

@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { createLogger } from '../../src/logger';
+import { PushOutbox } from '../../src/outbox/push-outbox';
+import type { MockPushProvider } from '../../src/push/mock-push-provider';
+import type { PushOutcome, PushProvider, PushRequest } from '../../src/push/push-provider';
+import { LogSink } from '../support/log-sink';
+import { jobOf, sendPhotos, twoUsers } from '../support/push-fixtures';
+import { makeImage } from '../support/images';
+import { sendPhoto } from '../support/factories';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+describe('push outbox', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp();
+  });
+  after(() => t.close());
+
+  const pushes = () => (t.services.pushProvider as MockPushProvider).sent;
+  const count = async (table: string) => Number((await t.services.db(table).count({ n: '*' }))[0].n);
+
+  it('commits the push job with the message: a 201 always has its job, due at once', async () => {
+    const { alice, bob } = await twoUsers(t);
+    const before = Date.now();
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    const job = await jobOf(t, id);
+    expect(job).to.include({ state: 'pending', attempts: 0 });
+    expect(job.dueAt).to.be.within(before, Date.now());
+  });
+
+  it('stores no message when its push job cannot be written', async () => {
+    const { alice, bob } = await twoUsers(t);
+    const messages = await count('messages');
+    await t.services.db.schema.renameTable('push_jobs', 'push_jobs_away');
+    try {
+      const res = await sendPhoto(t.api, alice, bob, await makeImage('png', 8, 8));
+      expect(res.status).to.equal(500);
+    } finally {
+      await t.services.db.schema.renameTable('push_jobs_away', 'push_jobs');
+    }
+    expect(await count('messages'), 'the message insert was rolled back').to.equal(messages);
+    const live = await t.services.db('messages').where({ exist: true }).count({ n: '*' });
+    expect(t.storedFiles().filter((f) => f !== '.tmp')).to.have.length(Number(live[0].n));
+  });
+
+  it('skips the push of a message deleted before the worker reached it', async () => {
+    const { alice, bob } = await twoUsers(t);
+    await t.drainPushes();
+    const sent = await sendPhoto(t.api, alice, bob, await makeImage('png', 8, 8));
+    expect((await t.api.delete(`/v1/messages/${sent.body.message_key}`).set(bob.headers)).status).to.equal(
+      204,
+    );
+    const before = pushes().length;
+    await t.drainPushes();
+    expect(pushes().length).to.equal(before);
+    expect(await jobOf(t, sent.body.message_id)).to.include({ state: 'skipped' });
+  });
+
+  it('drains to nothing due, and a second drain finds nothing', async () => {
+    const { alice, bob } = await twoUsers(t);
+    await sendPhotos(t, alice, bob, 3);
+    expect(await t.drainPushes()).to.be.at.least(3);
+    expect(await t.drainPushes()).to.equal(0);
+  });
+
+  it('renews the lease of a claim whose pushes are slow, so no other worker takes its jobs', async () => {
+    const { alice, bob } = await twoUsers(t);
+    await t.drainPushes();
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    // A provider that answers only when told to: the push stays in flight as long as the test wants.
+    let answer!: (o: PushOutcome) => void;
+    let called!: () => void;
+    const inFlight = new Promise<void>((resolve) => (called = resolve));
+    const slow: PushProvider = {
+      name: 'slow',
+      send: (_r: PushRequest) => {
+        called();
+        return new Promise<PushOutcome>((resolve) => (answer = resolve));
+      },
+    };
+    const logs = new LogSink();
+    const leaseMs = 1000;
+    const worker = new PushOutbox({
+      db: t.services.db,
+      jobs: t.services.pushJobs,
+      users: t.services.users,
+      provider: slow,
+      logger: createLogger('debug', logs),
+      settings: { ...t.services.config.push, leaseMs },
+      now: () => Date.now(),
+    });
+    const draining = worker.drain();
+    await inFlight;
+    const firstLeaseEnd = (await jobOf(t, id)).dueAt;
+    await logs.waitFor((l) => l.event === 'push.lease_extended');
+    const renewed = await jobOf(t, id);
+    expect(renewed.state).to.equal('sending');
+    expect(renewed.dueAt).to.be.greaterThan(firstLeaseEnd);
+    expect(await t.services.pushJobs.claim('other-worker:1', firstLeaseEnd, leaseMs, 10)).to.deep.equal([]);
+
+    answer({ kind: 'sent', taskId: 'slow-1' });
+    expect(await draining).to.equal(1);
+    expect(await jobOf(t, id)).to.include({ state: 'sent', taskId: 'slow-1', attempts: 1 });
+  });
+});

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { buildUser } from '../support/factories';
+import { FcmStandin } from '../support/fcm-standin';
+import { TestClock } from '../support/clock';
+import { drainThroughRetries, jobOf, jobStates, sendPhotos, twoUsers } from '../support/push-fixtures';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () => {
+  let f: FcmStandin;
+  let clock: TestClock;
+  let dir: string;
+  const apps: TestApp[] = [];
+
+  before(async () => {
+    f = await new FcmStandin().start();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-fcm-'));
+    fs.writeFileSync(path.join(dir, 'service-account.json'), f.serviceAccountJson());
+  });
+  after(async () => {
+    await f.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    clock = new TestClock();
+    f.expireTokens();
+    f.accepted.length = 0;
+    f.unregistered.clear();
+    f.tokenCalls = 0;
+    f.failedCalls = 0;
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+    expect(f.violations, 'protocol rules broken').to.deep.equal([]);
+  });
+
+  async function app(env: Record<string, string> = {}) {
+    const t = await startTestApp(
+      {
+        PUSH_PROVIDER: 'fcm',
+        FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'service-account.json'),
+        FCM_BASE_URL: f.baseUrl,
+        FCM_TOKEN_URL: f.tokenUrl,
+        PUSH_RETRY_BASE_MS: '1000',
+        PUSH_RETRY_MAX_MS: '60000',
+        ...env,
+      },
+      { now: clock.now },
+    );
+    apps.push(t);
+    return t;
+  }
+
+  it('sends a data message of string values with HIGH priority and the ttl, to the receiver’s token', async () => {
+    const t = await app({ PUSH_TTL_MS: '3600000' });
+    const { alice, bob } = await twoUsers(t);
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(f.accepted).to.have.length(1);
+    const push = f.accepted[0];
+    const listed = (await t.api.get('/v1/messages').set(bob.headers)).body.messages[0];
+    expect(push.token).to.equal(bob.cid);
+    expect(push.data).to.deep.equal(
+      Object.fromEntries(Object.entries(listed).map(([k, v]) => [k, String(v)])),
+    );
+    expect(push.data).to.include({
+      message_id: String(id),
+      sender_phone: alice.phoneHash,
+      sender_region: '86',
+    });
+    expect(push.android).to.deep.equal({ priority: 'HIGH', ttl: '3600s' });
+    expect(await jobOf(t, id)).to.include({ state: 'sent', taskId: push.name, provider: 'fcm' });
+    expect(f.tokenCalls).to.equal(1);
+
+    const logs = t.logs.raw.join('\n');
+    for (const secret of [...f.issuedTokens, bob.cid, 'PRIVATE KEY']) expect(logs).not.to.include(secret);
+  });
+
+  it('on a 401 fetches one new access token for concurrent sends, and refreshes ahead of expiry', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(f.tokenCalls).to.equal(1);
+
+    f.expireTokens();
+    await sendPhotos(t, alice, bob, 6); // sent side by side: FCM v1 has no batch call
+    await t.drainPushes();
+    expect(f.tokenCalls).to.equal(2);
+    expect(f.accepted).to.have.length(7);
+
+    clock.advance(56 * 60 * 1000); // under five minutes left of the hour-long token
+    await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(f.tokenCalls).to.equal(3);
+    expect(await jobStates(t)).to.deep.equal({ sent: 8 });
+  });
+
+  it('retries UNAVAILABLE after Retry-After and QUOTA_EXCEEDED after at least a minute, one push per job', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    f.failNext(1, { status: 503, errorStatus: 'UNAVAILABLE', retryAfter: '90' });
+    const [a] = await sendPhotos(t, alice, bob, 1);
+    let before = clock.now();
+    await t.drainPushes();
+    expect((await jobOf(t, a)).dueAt - before).to.be.at.least(90_000);
+
+    f.failNext(1, { status: 429, errorStatus: 'RESOURCE_EXHAUSTED', errorCode: 'QUOTA_EXCEEDED' });
+    const [b] = await sendPhotos(t, alice, bob, 1);
+    before = clock.now();
+    await t.drainPushes();
+    expect((await jobOf(t, b)).dueAt - before).to.be.at.least(60_000);
+
+    f.failNext(2, { status: 500, errorStatus: 'INTERNAL' });
+    await drainThroughRetries(t, (ms) => clock.advance(ms), 120_000);
+    expect(f.failedCalls).to.equal(4);
+    expect(await jobStates(t)).to.deep.equal({ sent: 2 });
+    expect(f.accepted.map((p) => p.data.message_id).sort()).to.deep.equal([String(a), String(b)].sort());
+  });
+
+  it('marks an UNREGISTERED token on its user and keeps the message pending', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    f.unregistered.add(bob.cid);
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(await jobOf(t, id)).to.include({ state: 'failed' });
+    expect((await t.services.db('users').where({ id: bob.uid }).first()).cid_invalid_at).to.not.equal(null);
+    const pending = await t.api.get('/v1/messages').set(bob.headers);
+    expect(pending.body.messages.map((m: { message_id: number }) => m.message_id)).to.deep.equal([id]);
+  });
+
+  it('fails for good on INVALID_ARGUMENT', async () => {
+    const t = await app();
+    const { alice } = await twoUsers(t);
+    const carol = await buildUser(t.api);
+    f.failNext(1, { status: 400, errorStatus: 'INVALID_ARGUMENT' });
+    const [id] = await sendPhotos(t, alice, carol, 1);
+    await t.drainPushes();
+    expect(await jobOf(t, id)).to.include({ state: 'failed', lastError: 'fcm INVALID_ARGUMENT (HTTP 400)' });
+  });
+});

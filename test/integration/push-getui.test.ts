@@ -1,0 +1,353 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { createLogger } from '../../src/logger';
+import { pushRequestId } from '../../src/outbox/push-request';
+import { GetuiClient } from '../../src/push/getui-client';
+import { buildUser } from '../support/factories';
+import { GetuiStandin } from '../support/getui-standin';
+import { TestClock } from '../support/clock';
+import { LogSink } from '../support/log-sink';
+import { drainThroughRetries, jobOf, jobStates, sendPhotos, twoUsers } from '../support/push-fixtures';
+import { startTestApp, type TestApp, type TestAppOptions } from '../support/test-app';
+
+describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
+  let g: GetuiStandin;
+  let clock: TestClock;
+  const apps: TestApp[] = [];
+
+  beforeEach(async () => {
+    clock = new TestClock();
+    g = await new GetuiStandin().start();
+    g.now = clock.now;
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+    await g.close();
+    expect(g.violations, 'protocol rules broken').to.deep.equal([]);
+  });
+
+  async function app(env: Record<string, string> = {}, options: TestAppOptions = {}) {
+    const t = await startTestApp(
+      { ...g.env(), PUSH_RETRY_BASE_MS: '1000', PUSH_RETRY_MAX_MS: '60000', ...env },
+      { now: clock.now, ...options },
+    );
+    apps.push(t);
+    return t;
+  }
+
+  it('pushes a sent photo with the exact payload, a notification naming the sender, the ttl and a stable request_id', async () => {
+    const t = await app({ PUSH_TTL_MS: '3600000' });
+    const { alice, bob } = await twoUsers(t);
+    const [messageId] = await sendPhotos(t, alice, bob, 1);
+    expect(g.accepted, 'nothing is pushed inside the request').to.have.length(0);
+
+    expect(await t.drainPushes()).to.equal(1);
+    expect(g.accepted).to.have.length(1);
+    const push = g.accepted[0];
+    const listed = (await t.api.get('/v1/messages').set(bob.headers)).body.messages[0];
+    expect(push.transmission).to.deep.equal({
+      sender_region: '86',
+      sender_phone: alice.phoneHash,
+      sender_uid: alice.uid,
+      message_id: messageId,
+      message_key: listed.message_key,
+      send_time: listed.send_time,
+      filetype: 'image/png',
+      size: listed.size,
+    });
+    expect(push.transmission).to.deep.equal(listed);
+    expect(push.cid).to.equal(bob.cid);
+    expect(push.ttl).to.equal(3_600_000);
+    expect(push.notification.title).to.equal('New photo');
+    expect(push.notification.body).to.include('Alice');
+    expect(push.notification.click_type).to.equal('payload');
+    expect(JSON.parse(push.notification.payload)).to.deep.equal(push.transmission);
+
+    const job = await jobOf(t, messageId);
+    expect(push.requestId).to.equal(pushRequestId(messageId, job.jobId));
+    expect(job).to.include({
+      state: 'sent',
+      attempts: 1,
+      taskId: push.taskId,
+      provider: 'getui',
+      lastError: null,
+    });
+    expect(g.authCalls).to.equal(1);
+
+    const logs = t.logs.raw.join('\n');
+    expect(logs).to.include('"event":"push.sent"');
+    for (const secret of [g.credentials.masterSecret, ...g.issuedTokens, bob.cid]) {
+      expect(logs).not.to.include(secret);
+    }
+  });
+
+  it('re-authenticates once when the token expires mid-run, and loses no push', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    await sendPhotos(t, alice, bob, 3);
+    await t.drainPushes();
+    expect(g.authCalls).to.equal(1);
+
+    g.expireTokens(); // GeTui now answers 10001 to the cached token
+    const later = await sendPhotos(t, alice, bob, 3);
+    await t.drainPushes();
+    expect(g.authCalls).to.equal(2);
+    expect(g.accepted).to.have.length(6);
+    for (const id of later) expect(await jobOf(t, id)).to.include({ state: 'sent', attempts: 1 });
+
+    // Close to expire_time the token is refreshed ahead, without waiting for a 10001.
+    clock.advance(23.5 * 60 * 60 * 1000);
+    await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(g.authCalls).to.equal(3);
+    expect(g.accepted).to.have.length(7);
+    expect(await jobStates(t)).to.deep.equal({ sent: 7 });
+  });
+
+  it('shares one token request between concurrent pushes', async () => {
+    const sink = new LogSink();
+    const client = new GetuiClient({
+      ...g.credentials,
+      baseUrl: g.baseUrl,
+      ttlMs: 60_000,
+      timeoutMs: 5000,
+      logger: createLogger('info', sink),
+      now: clock.now,
+    });
+    const payload = {
+      sender_region: '86',
+      sender_phone: 'a'.repeat(64),
+      sender_uid: 1,
+      message_id: 1,
+      message_key: 'b'.repeat(64),
+      send_time: 1,
+      filetype: 'image/png',
+      size: 1,
+    };
+    const push = (i: number) =>
+      client.send({ requestId: `concurrent-${i}`, cid: `cid-${i}`, payload, title: 't', body: 'b' });
+    const first = await Promise.all([1, 2, 3, 4, 5].map(push));
+    expect(first.map((o) => o.kind)).to.deep.equal(Array(5).fill('sent'));
+    expect(g.authCalls).to.equal(1);
+    g.expireTokens();
+    const second = await Promise.all([6, 7, 8, 9, 10].map(push));
+    expect(second.map((o) => o.kind)).to.deep.equal(Array(5).fill('sent'));
+    expect(g.authCalls).to.equal(2);
+  });
+
+  it('after an outage (503 for the first calls) pushes every message, exactly one accepted push per job', async () => {
+    const t = await app();
+    const { alice } = await twoUsers(t);
+    const receivers = [await buildUser(t.api), await buildUser(t.api), await buildUser(t.api)];
+    g.failNext(3, { status: 503, retryAfter: '120' });
+    const ids = await sendPhotos(t, alice, receivers, 5);
+
+    await t.drainPushes();
+    const job = await jobOf(t, ids[0]);
+    expect(job.state).to.equal('pending');
+    expect(job.attempts).to.equal(1);
+    expect(job.lastError).to.include('503');
+    // Retry-After: 120 holds every job back at least two minutes, jitter or not.
+    clock.advance(119_000);
+    expect(await t.drainPushes()).to.equal(0);
+    clock.advance(1000);
+    expect(await t.drainPushes()).to.equal(5);
+    expect(await jobStates(t)).to.deep.equal({ pending: 5 });
+
+    await drainThroughRetries(t, (ms) => clock.advance(ms), 120_000);
+    expect(g.failedCalls).to.equal(3);
+    expect(g.pushCalls).to.deep.equal([{ kind: 'batch', size: 5 }]);
+    expect(await jobStates(t)).to.deep.equal({ sent: 5 });
+    for (const id of ids) {
+      const j = await jobOf(t, id);
+      expect(j.attempts).to.equal(4);
+      expect(g.acceptedFor(pushRequestId(id, j.jobId)), `message ${id}`).to.have.length(1);
+    }
+    expect(g.accepted).to.have.length(5);
+    expect(g.repeats).to.deep.equal([]);
+  });
+
+  it('retries a push whose answer was lost with the same request_id, which GeTui drops as a repeat', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    g.failNext(1, { acceptThenDrop: true });
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(await jobOf(t, id)).to.include({ state: 'pending', attempts: 1 });
+    expect(g.accepted).to.have.length(1); // GeTui got it; we could not know
+
+    await drainThroughRetries(t, (ms) => clock.advance(ms), 60_000);
+    const job = await jobOf(t, id);
+    expect(job).to.include({ state: 'sent', attempts: 2 });
+    expect(g.repeats).to.deep.equal([pushRequestId(id, job.jobId)]);
+    expect(g.accepted).to.have.length(1);
+  });
+
+  it('backs off on GeTui codes that ask for it and fails for good on a refusal', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    g.failNext(1, { status: 200, code: 10005, msg: 'per-minute limit' });
+    const [limited] = await sendPhotos(t, alice, bob, 1);
+    const before = clock.now();
+    await t.drainPushes();
+    const job = await jobOf(t, limited);
+    expect(job.state).to.equal('pending');
+    expect(job.dueAt - before).to.be.at.least(60_000);
+
+    clock.advance(60_000);
+    g.failNext(1, { status: 403, code: 10002, msg: 'app is blacklisted' });
+    await t.drainPushes();
+    expect(await jobOf(t, limited)).to.include({ state: 'failed' });
+    expect((await jobOf(t, limited)).lastError).to.include('10002');
+    expect(g.accepted).to.have.length(0);
+  });
+
+  it('gives up after PUSH_MAX_ATTEMPTS, leaving the message in the pending list', async () => {
+    const t = await app({ PUSH_MAX_ATTEMPTS: '3' });
+    const { alice, bob } = await twoUsers(t);
+    g.failNext(10, { status: 502 });
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    await drainThroughRetries(t, (ms) => clock.advance(ms), 60_000);
+    const job = await jobOf(t, id);
+    expect(job).to.include({ state: 'failed', attempts: 3 });
+    expect(job.lastError).to.match(/^gave up after 3 attempts/);
+    const pending = await t.api.get('/v1/messages').set(bob.headers);
+    expect(pending.body.messages.map((m: { message_id: number }) => m.message_id)).to.deep.equal([id]);
+  });
+
+  it('marks an invalid cid on its user, pushes to it no more until a new cid, and keeps the message pending', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    g.invalidCids.add(bob.cid);
+    const [first] = await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(await jobOf(t, first)).to.include({ state: 'failed' });
+    expect((await jobOf(t, first)).lastError).to.include('target user is invalid');
+    const row = await t.services.db('users').where({ id: bob.uid }).first();
+    expect(row.cid_invalid_at).to.not.equal(null);
+
+    const calls = g.pushCalls.length;
+    const [second] = await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(g.pushCalls.length, 'no push to a dead cid').to.equal(calls);
+    expect(await jobOf(t, second)).to.include({ state: 'skipped' });
+
+    const listed = await t.api.get('/v1/messages').set(bob.headers);
+    expect(listed.body.messages.map((m: { message_id: number }) => m.message_id)).to.deep.equal([
+      first,
+      second,
+    ]);
+
+    expect((await t.api.put('/v1/me/cid').set(bob.headers).send({ cid: 'bob-new-cid' })).status).to.equal(
+      204,
+    );
+    const [third] = await sendPhotos(t, alice, bob, 1);
+    await t.drainPushes();
+    expect(await jobOf(t, third)).to.include({ state: 'sent' });
+    expect(g.accepted.map((p) => p.cid)).to.deep.equal(['bob-new-cid']);
+  });
+
+  it('finds the one dead cid of a batch by sending the batch one by one', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    const carol = await buildUser(t.api);
+    const dave = await buildUser(t.api);
+    g.invalidCids.add(carol.cid);
+    const [toBob, toCarol, toDave] = await sendPhotos(t, alice, [bob, carol, dave], 3);
+    await t.drainPushes();
+    expect(g.pushCalls.map((c) => c.kind)).to.deep.equal(['batch', 'single', 'single', 'single']);
+    expect((await jobOf(t, toBob)).state).to.equal('sent');
+    expect((await jobOf(t, toCarol)).state).to.equal('failed');
+    expect((await jobOf(t, toDave)).state).to.equal('sent');
+    const users = await t.services.db('users').whereNotNull('cid_invalid_at').pluck('id');
+    expect(users).to.deep.equal([carol.uid]);
+  });
+
+  it('sends after a restart the jobs a stopped server left pending', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-restart-'));
+    try {
+      const first = await startTestApp(g.env(), { dir });
+      const { alice, bob } = await twoUsers(first);
+      const ids = await sendPhotos(first, alice, bob, 2);
+      await first.close(); // before its worker ran
+      expect(g.accepted).to.have.length(0);
+
+      const second = await startTestApp(g.env(), { dir, startWorker: true });
+      apps.push(second);
+      await g.waitForAccepted(2);
+      expect(g.accepted.map((p) => p.transmission.message_id)).to.have.members(ids);
+      await second.services.outbox.stop();
+      expect(await jobStates(second)).to.deep.equal({ sent: 2 });
+    } finally {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('claims again the jobs of a worker that died once their lease runs out', async () => {
+    const t = await app({ PUSH_LEASE_MS: '60000' });
+    const { alice, bob } = await twoUsers(t);
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    // Another process claims the job, then dies before recording anything.
+    const dead = await t.services.pushJobs.claim('dead-worker:1', clock.now(), 60_000, 10);
+    expect(dead.map((j) => j.message.messageId)).to.deep.equal([id]);
+    expect(await t.drainPushes()).to.equal(0);
+
+    clock.advance(60_000);
+    expect(await t.drainPushes()).to.equal(1);
+    const job = await jobOf(t, id);
+    expect(job).to.include({ state: 'sent', attempts: 2 });
+    expect(g.acceptedFor(pushRequestId(id, job.jobId))).to.have.length(1);
+
+    // Were the dead worker to wake up, its outcome would not overwrite the one recorded.
+    const lost = await t.services.db.transaction((trx) =>
+      t.services.pushJobs.record(
+        'dead-worker:1',
+        [{ jobId: job.jobId, state: 'failed', provider: 'getui', error: 'late' }],
+        clock.now(),
+        trx,
+      ),
+    );
+    expect(lost).to.deep.equal([job.jobId]);
+    expect(await jobOf(t, id)).to.include({ state: 'sent' });
+  });
+
+  it('sends 500 messages due at once in batch calls of at most 200', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    const carol = await buildUser(t.api);
+    const ids = await sendPhotos(t, alice, [bob, carol], 500);
+    expect(await t.drainPushes()).to.equal(500);
+    expect(g.pushCalls).to.deep.equal([
+      { kind: 'batch', size: 200 },
+      { kind: 'batch', size: 200 },
+      { kind: 'batch', size: 100 },
+    ]);
+    expect(new Set(g.accepted.map((p) => p.requestId)).size).to.equal(500);
+    expect(new Set(g.accepted.map((p) => p.transmission.message_id))).to.have.property('size', 500);
+    const jobs = await t.services.db('push_jobs').whereIn('message_id', ids).select('state', 'task_id');
+    expect(jobs.every((j) => j.state === 'sent')).to.equal(true);
+    expect(new Set(jobs.map((j) => j.task_id)).size, 'each job has its own task id').to.equal(500);
+  });
+
+  it('pushes as soon as a message is stored, and lets the batch in flight finish on stop', async () => {
+    // A poll of ten minutes: only the wake-up after the send can push this soon.
+    const t = await app({ PUSH_POLL_MS: '600000' }, { startWorker: true });
+    const { alice, bob } = await twoUsers(t);
+    const gate = g.hold();
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    await gate.arrived;
+    expect((await jobOf(t, id)).state).to.equal('sending');
+
+    let stopped = false;
+    const stopping = t.services.outbox.stop().then(() => (stopped = true));
+    await t.api.get('/healthz'); // a full round trip through the server while the push is held
+    expect(stopped, 'stop waits for the batch in flight').to.equal(false);
+    gate.release();
+    await stopping;
+    expect((await jobOf(t, id)).state).to.equal('sent');
+    expect(g.accepted).to.have.length(1);
+  });
+});
