@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import net from 'node:net';
 import knexFactory, { type Knex } from 'knex';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config';
@@ -87,22 +87,37 @@ function multipart(fields: Record<string, string>, file: Buffer): { body: Buffer
   };
 }
 
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 async function startServer(env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
   const args = ['dist/src/main.js'];
   const [cmd, argv] = twoCores
     ? ['taskset', ['-c', '0', process.execPath, ...args]]
     : [process.execPath, args];
   const proc = spawn(cmd, argv, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (line.includes('"server.listening"')) resolve(JSON.parse(line).port);
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  // Wait until it answers (migrations and the startup sweep run first).
+  for (;;) {
+    if (exited) throw new Error('server exited before answering');
+    const up = await request(port, 'GET', '/healthz', {}).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
     port,
     stop: () =>

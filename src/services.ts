@@ -119,6 +119,15 @@ export function createServices(
     authenticate: authenticate(users),
     sendMessage: sendMessage({ db, users, messages, blobs, outbox, logger }),
     messages: messagesService({ messages, blobs, logger, now, ttlMs }),
-    sweeper: sweeper({ messages, blobs, tempFiles, logger, now, ttlMs, orphanGraceMs: config.orphanGraceMs }),
+    sweeper: sweeper({
+      messages,
+      pushJobs,
+      blobs,
+      tempFiles,
+      logger,
+      now,
+      ttlMs,
+      orphanGraceMs: config.orphanGraceMs,
+    }),
   };
 }

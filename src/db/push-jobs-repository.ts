@@ -190,6 +190,17 @@ export function pushJobsRepository(db: Db) {
       return lost;
     },
 
+    /** Deletes up to `limit` finished jobs (sent, failed, skipped) that finished before `before`. */
+    async pruneFinished(before: number, limit: number): Promise<number> {
+      const ids = await db('push_jobs')
+        .whereIn('state', ['sent', 'failed', 'skipped'])
+        .andWhere('due_at', '<', before) // lets the (state, due_at) index find them
+        .andWhere('finished_at', '<', before)
+        .limit(limit)
+        .pluck('id');
+      return ids.length ? db('push_jobs').whereIn('id', ids).del() : 0;
+    },
+
     async findByMessageId(messageId: number): Promise<PushJob | undefined> {
       const row = await jobs().where({ message_id: messageId }).first();
       return row && toJob(row);

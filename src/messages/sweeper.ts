@@ -1,10 +1,12 @@
 import type { MessagesRepository } from '../db/messages-repository';
+import type { PushJobsRepository } from '../db/push-jobs-repository';
 import type { Logger } from '../logger';
 import type { BlobStore } from '../storage/blob-store';
 import type { TempFiles } from '../storage/temp-files';
 
 export interface SweeperDeps {
   messages: MessagesRepository;
+  pushJobs: PushJobsRepository;
   blobs: BlobStore;
   tempFiles: TempFiles;
   logger: Logger;
@@ -18,6 +20,7 @@ export interface SweepReport {
   expired: number;
   orphanFiles: number;
   tempFiles: number;
+  prunedJobs: number;
 }
 
 const BATCH = 500;
@@ -25,10 +28,20 @@ const BATCH = 500;
 /**
  * Keeps storage and rows in step: expires messages past their TTL (row kept, file removed), removes stored
  * files that no live row points to (a send cut off between storing the file and committing its row, or a
- * delete cut off between the row and the file), and temporary files of interrupted uploads. Runs at start
+ * delete cut off between the row and the file), temporary files of interrupted uploads, and push jobs that
+ * finished longer than MESSAGE_TTL ago. Runs at start
  * and every SWEEP_INTERVAL; safe to run on several instances at once.
  */
-export function sweeper({ messages, blobs, tempFiles, logger, now, ttlMs, orphanGraceMs }: SweeperDeps) {
+export function sweeper({
+  messages,
+  pushJobs,
+  blobs,
+  tempFiles,
+  logger,
+  now,
+  ttlMs,
+  orphanGraceMs,
+}: SweeperDeps) {
   async function expire(): Promise<number> {
     let total = 0;
     for (;;) {
@@ -61,14 +74,25 @@ export function sweeper({ messages, blobs, tempFiles, logger, now, ttlMs, orphan
     return removed;
   }
 
+  /** Finished push jobs are kept as a record until their message could no longer be pending. */
+  async function pruneJobs(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const pruned = await pushJobs.pruneFinished(now() - ttlMs, BATCH);
+      total += pruned;
+      if (pruned < BATCH) return total;
+    }
+  }
+
   return {
     async run(): Promise<SweepReport> {
       const report = {
         expired: await expire(),
         orphanFiles: await removeOrphans(),
         tempFiles: await tempFiles.sweep(Math.max(orphanGraceMs, 60_000)),
+        prunedJobs: await pruneJobs(),
       };
-      if (report.expired || report.orphanFiles || report.tempFiles) {
+      if (report.expired || report.orphanFiles || report.tempFiles || report.prunedJobs) {
         logger.info({ event: 'sweeper.swept', ...report }, 'swept storage');
       }
       return report;

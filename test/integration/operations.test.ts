@@ -67,6 +67,27 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
       expect((await t.api.get(`/v1/messages/${fresh.message_key}`).set(bob.headers)).status).to.equal(200);
     });
 
+    it('prunes push jobs that finished longer than MESSAGE_TTL ago, and keeps the rest', async () => {
+      const old = await sendPhoto(t.api, alice, bob, jpeg);
+      const recent = await sendPhoto(t.api, alice, bob, jpeg);
+      const unsent = await sendPhoto(t.api, alice, bob, jpeg);
+      await t.drainPushes();
+      const longAgo = Date.now() - 8 * DAY;
+      await t.services
+        .db('push_jobs')
+        .where({ message_id: old.body.message_id })
+        .update({ finished_at: longAgo, due_at: longAgo });
+      await t.services
+        .db('push_jobs')
+        .where({ message_id: unsent.body.message_id })
+        .update({ state: 'pending', due_at: longAgo });
+      const report = await t.services.sweeper.run();
+      expect(report.prunedJobs).to.equal(1);
+      const left = await t.services.db('push_jobs').pluck('message_id');
+      expect(left).not.to.include(old.body.message_id);
+      expect(left).to.include(recent.body.message_id).and.include(unsent.body.message_id);
+    });
+
     it('tells a photo deleted after download (gone) from one that expired', async () => {
       const sent = await sendPhoto(t.api, alice, bob, jpeg);
       await t.api.delete(`/v1/messages/${sent.body.message_key}`).set(bob.headers);
