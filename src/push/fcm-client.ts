@@ -4,6 +4,7 @@ import { ConfigError } from '../config';
 import type { Logger } from '../logger';
 import { describeNetworkError, parseRetryAfter, post } from './http';
 import type { PushOutcome, PushProvider, PushRequest } from './push-provider';
+import { TokenCache, type Token } from './token-cache';
 
 // Facts from FCM HTTP v1 and Google's OAuth2 service-account flow (docs/push-providers.md).
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
@@ -73,22 +74,17 @@ export interface FcmOptions {
 
 class FcmAuthError extends Error {}
 
-interface AccessToken {
-  value: string;
-  refreshAt: number;
-}
-
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 
 /** Firebase Cloud Messaging HTTP v1: one data message per request (v1 has no batch call). */
 export class FcmClient implements PushProvider {
   readonly name = 'fcm';
   private readonly tokenUrl: string;
-  private token: AccessToken | null = null;
-  private refreshing: Promise<string> | null = null;
+  private readonly tokens: TokenCache;
 
   constructor(private readonly o: FcmOptions) {
     this.tokenUrl = o.tokenUrl ?? o.account.tokenUri ?? GOOGLE_TOKEN_URL;
+    this.tokens = new TokenCache(() => this.exchange(), o.now);
   }
 
   async send(request: PushRequest): Promise<PushOutcome> {
@@ -105,9 +101,9 @@ export class FcmClient implements PushProvider {
       return { kind: 'failed', reason: `payload is over ${MAX_PAYLOAD_BYTES} bytes` };
     }
     try {
-      const token = await this.currentToken();
+      const token = await this.tokens.current();
       let answer = await this.request(body, token);
-      if (answer.status === 401) answer = await this.request(body, await this.renewToken(token));
+      if (answer.status === 401) answer = await this.request(body, await this.tokens.renew(token));
       return this.outcome(answer);
     } catch (err) {
       if (err instanceof FcmAuthError)
@@ -146,24 +142,8 @@ export class FcmClient implements PushProvider {
     return { kind: 'failed', reason }; // INVALID_ARGUMENT, SENDER_ID_MISMATCH and other refusals
   }
 
-  private currentToken(): Promise<string> {
-    if (this.token && this.o.now() < this.token.refreshAt) return Promise.resolve(this.token.value);
-    return this.renewToken(this.token?.value ?? null);
-  }
-
-  /** A token newer than `stale`; concurrent sends share one exchange. */
-  private renewToken(stale: string | null): Promise<string> {
-    if (this.token && this.token.value !== stale && this.o.now() < this.token.refreshAt) {
-      return Promise.resolve(this.token.value);
-    }
-    this.refreshing ??= this.exchange().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
-  }
-
   /** The OAuth2 JWT bearer grant (RFC 7523): a signed assertion traded for an access token. */
-  private async exchange(): Promise<string> {
+  private async exchange(): Promise<Token> {
     const { account } = this.o;
     const iat = Math.floor(this.o.now() / 1000);
     const header = {
@@ -195,12 +175,12 @@ export class FcmClient implements PushProvider {
     }
     const lifetimeMs = (Number(j.expires_in) || 3600) * 1000;
     const now = this.o.now();
-    this.token = {
-      value: j.access_token,
+    const token = {
+      value: j.access_token as string,
       refreshAt: now + lifetimeMs - Math.min(REFRESH_AHEAD_MS, lifetimeMs / 2),
     };
     this.o.logger.info({ event: 'push.fcm_auth', expires_in: lifetimeMs / 1000 }, 'FCM access token fetched');
-    return j.access_token;
+    return token;
   }
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../logger';
 import { describeNetworkError, parseRetryAfter, post } from './http';
 import { mapLimit } from './map-limit';
 import type { PushOutcome, PushProvider, PushRequest } from './push-provider';
+import { TokenCache, type Token } from './token-cache';
 
 // Facts from GeTui RestAPI v2 (docs/push-providers.md): limits, codes and the token's refresh margin.
 const MAX_BATCH = 200;
@@ -89,20 +90,15 @@ class GetuiAuthError extends Error {
   }
 }
 
-interface Token {
-  value: string;
-  /** When to fetch the next one: ahead of expire_time. */
-  refreshAt: number;
-}
-
 /** A GeTui RestAPI v2 client over HTTP (no official Node SDK speaks v2). */
 export class GetuiClient implements PushProvider {
   readonly name = 'getui';
   readonly maxBatch = MAX_BATCH;
-  private token: Token | null = null;
-  private refreshing: Promise<string> | null = null;
+  private readonly tokens: TokenCache;
 
-  constructor(private readonly o: GetuiOptions) {}
+  constructor(private readonly o: GetuiOptions) {
+    this.tokens = new TokenCache(() => this.auth(), o.now);
+  }
 
   async send(request: PushRequest): Promise<PushOutcome> {
     const body = this.singleBody(request);
@@ -217,10 +213,10 @@ export class GetuiClient implements PushProvider {
   /** One API call with the cached token; 10001 (token wrong or expired) re-authenticates and retries once. */
   private async call(path: string, body: object): Promise<GetuiAnswer> {
     const json = JSON.stringify(body);
-    const token = await this.currentToken();
+    const token = await this.tokens.current();
     const first = await this.request(path, json, token);
     if (first.code !== 10001) return first;
-    return this.request(path, json, await this.renewToken(token));
+    return this.request(path, json, await this.tokens.renew(token));
   }
 
   private async request(path: string, body: string, token?: string): Promise<GetuiAnswer> {
@@ -241,26 +237,7 @@ export class GetuiClient implements PushProvider {
     return `${this.o.baseUrl}/${encodeURIComponent(this.o.appId)}${path}`;
   }
 
-  private currentToken(): Promise<string> {
-    if (this.token && this.o.now() < this.token.refreshAt) return Promise.resolve(this.token.value);
-    return this.renewToken(this.token?.value ?? null);
-  }
-
-  /**
-   * A token newer than `stale`: the one another caller already fetched, the refresh already in flight,
-   * or a new /auth call. Concurrent pushes thus share one refresh (/auth allows ~100 calls a minute).
-   */
-  private renewToken(stale: string | null): Promise<string> {
-    if (this.token && this.token.value !== stale && this.o.now() < this.token.refreshAt) {
-      return Promise.resolve(this.token.value);
-    }
-    this.refreshing ??= this.auth().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
-  }
-
-  private async auth(): Promise<string> {
+  private async auth(): Promise<Token> {
     const timestamp = String(this.o.now());
     const sign = crypto
       .createHash('sha256')
@@ -281,9 +258,8 @@ export class GetuiClient implements PushProvider {
     const now = this.o.now();
     // Refresh an hour ahead, or halfway through a token that lives less than two hours.
     const ahead = Math.min(REFRESH_AHEAD_MS, Math.max(0, (expireTime - now) / 2));
-    this.token = { value: data.token, refreshAt: expireTime - ahead };
     this.o.logger.info({ event: 'push.getui_auth', expire_time: expireTime }, 'GeTui token fetched');
-    return data.token;
+    return { value: data.token, refreshAt: expireTime - ahead };
   }
 }
 
