@@ -97,6 +97,9 @@ describe('real server processes', function () {
 
     const live: string[] = await db('messages').where({ exist: true }).pluck('message_key');
     for (const m of accepted) expect(live).to.include(m.message_key);
+    // ...each with the push job committed alongside it.
+    const jobs: number[] = await db('push_jobs').pluck('message_id');
+    for (const m of accepted) expect(jobs).to.include(m.message_id);
     const files = filesUnder(env.UPLOAD_DIR);
     expect(files.filter((f) => f.startsWith('.tmp'))).to.deep.equal([]);
     expect(files.map((f) => path.basename(f)).sort()).to.deep.equal([...live].sort());
@@ -198,6 +201,8 @@ describe('real server processes', function () {
         two.waitFor((l) => l.event === 'push.mock_sent'),
       ]);
       expect(pushed(one) + pushed(two)).to.equal(1);
+      const job = await db('push_jobs').where({ message_id: sent.body.message_id }).first();
+      expect(job).to.include({ state: 'sent', attempts: 1 });
     });
   });
 });
