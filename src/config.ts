@@ -5,6 +5,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
+const onOff = z
+  .enum(['on', 'off', 'true', 'false', '1', '0'])
+  .transform((v) => ['on', 'true', '1'].includes(v));
 
 /**
  * Every setting pushpic reads, with its default. Nothing else in the code reads process.env:
@@ -24,6 +27,14 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LIST_DEFAULT_LIMIT: int(1).max(1000).default(50),
   LIST_MAX_LIMIT: int(1).max(1000).default(200),
+  /** Largest image accepted, in pixels (width × height), read from the header before any decoding. */
+  MAX_IMAGE_PIXELS: int(1).default(40_000_000),
+  /** Remove EXIF, XMP, IPTC, comments and text chunks from stored photos, losslessly. */
+  STRIP_METADATA: bool.default(true),
+  /** A blurhash of the photo in the push payload and the pending list. */
+  PUSH_PREVIEW: onOff.default(true),
+  /** Images examined (checked, stripped, previewed) at once; further uploads wait their turn. */
+  IMAGE_CONCURRENCY: int(1).max(64).default(2),
 });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -42,6 +53,12 @@ export interface Config {
   readonly push: { readonly provider: RawConfig['PUSH_PROVIDER'] };
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly list: { readonly defaultLimit: number; readonly maxLimit: number };
+  readonly images: {
+    readonly maxPixels: number;
+    readonly stripMetadata: boolean;
+    readonly preview: boolean;
+    readonly concurrency: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -86,5 +103,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     push: { provider: c.PUSH_PROVIDER },
     logLevel: c.LOG_LEVEL,
     list: { defaultLimit: c.LIST_DEFAULT_LIMIT, maxLimit: c.LIST_MAX_LIMIT },
+    images: {
+      maxPixels: c.MAX_IMAGE_PIXELS,
+      stripMetadata: c.STRIP_METADATA,
+      preview: c.PUSH_PREVIEW,
+      concurrency: c.IMAGE_CONCURRENCY,
+    },
   });
 }

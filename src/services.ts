@@ -2,6 +2,7 @@ import type { Config } from './config';
 import type { Db } from './db/knex';
 import { messagesRepository } from './db/messages-repository';
 import { usersRepository, type UsersRepository } from './db/users-repository';
+import { createMedia, type Media } from './images/media';
 import type { Logger } from './logger';
 import { messagesService } from './messages/messages-service';
 import { directPushNotifier } from './messages/push-notifier';
@@ -23,6 +24,7 @@ export interface Services {
   blobs: BlobStore;
   tempFiles: TempFiles;
   pushProvider: PushProvider;
+  media: Media;
   registerUser: ReturnType<typeof registerUser>;
   authenticate: ReturnType<typeof authenticate>;
   sendMessage: ReturnType<typeof sendMessage>;
@@ -43,6 +45,7 @@ export function createServices(config: Config, db: Db, logger: Logger): Services
   const blobs = new LocalBlobStore(config.uploadDir);
   const tempFiles = new TempFiles(config.uploadDir);
   const pushProvider = createPushProvider(config, logger);
+  const media = createMedia(config.images);
   const notifier = directPushNotifier(users, pushProvider, logger.child({ component: 'push' }));
   return {
     config,
@@ -52,9 +55,10 @@ export function createServices(config: Config, db: Db, logger: Logger): Services
     blobs,
     tempFiles,
     pushProvider,
+    media,
     registerUser: registerUser(users, now),
     authenticate: authenticate(users),
-    sendMessage: sendMessage({ users, messages, blobs, notifier, logger }),
+    sendMessage: sendMessage({ users, messages, blobs, notifier, media, logger }),
     messages: messagesService(messages, blobs, logger, now),
   };
 }

@@ -2,7 +2,7 @@ import { errors } from '../errors';
 import { isUniqueViolation } from '../db/knex';
 import type { Message, MessagesRepository } from '../db/messages-repository';
 import type { User, UsersRepository } from '../db/users-repository';
-import { detectImageType } from '../images/detect-image-type';
+import type { Media } from '../images/media';
 import type { Logger } from '../logger';
 import type { BlobStore } from '../storage/blob-store';
 import { makeMessageKey } from './message-key';
@@ -36,6 +36,7 @@ export interface SendMessageDeps {
   messages: MessagesRepository;
   blobs: BlobStore;
   notifier: PushNotifier;
+  media: Media;
   logger: Logger;
 }
 
@@ -44,7 +45,7 @@ export interface SendMessageDeps {
  * Whatever fails, no stored file is left without its row; the caller owns (and removes) the temporary file.
  */
 export function sendMessage(deps: SendMessageDeps) {
-  const { users, messages, blobs, notifier } = deps;
+  const { users, messages, blobs, notifier, media } = deps;
 
   async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
     return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
@@ -57,19 +58,22 @@ export function sendMessage(deps: SendMessageDeps) {
 
     const receiver = await users.findById(receiverUid);
     if (!receiver) throw errors.receiverNotFound();
-    const filetype = detectImageType(upload.head);
-    if (!filetype) throw errors.unsupportedMediaType();
+    // Refuses what is not a sound image; strips the temporary file's metadata in place.
+    const image = await media.examine({ path: upload.tempPath, size: upload.size, head: upload.head });
 
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
-    await blobs.putFile(messageKey, upload.tempPath, filetype);
+    await blobs.putFile(messageKey, upload.tempPath, image.mime);
     try {
       const message = await messages.insert({
         senderUid: sender.uid,
         receiverUid,
         messageKey,
         sendTime: receivedAt,
-        filetype,
-        size: upload.size,
+        filetype: image.mime,
+        size: image.size,
+        width: image.width,
+        height: image.height,
+        blurhash: image.blurhash,
         clientMsgId,
       });
       return { message, created: true };

@@ -65,6 +65,8 @@ export function messageRoutes(services: Services): Router<AppState> {
         send_time: message.sendTime,
         filetype: message.filetype,
         size: message.size,
+        width: message.width,
+        height: message.height,
       };
     },
   );
