@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 
 /**
- * Bounded-memory byte I/O for the container rewriters: a pull reader over a file (or a buffer, in tests)
- * and sinks that write to a file, collect in memory, or discard. A reader holds at most one read block
- * plus the item being parsed; a file sink holds at most FLUSH_BYTES before writing.
+ * Bounded-memory byte I/O for the container rewriters: a pull reader over an upload as it streams in (or
+ * a buffer, in tests) and sinks that write to a file, collect in memory, or discard. A reader holds the
+ * chunks it has not consumed (at most the item being parsed plus one chunk); a file sink holds at most
+ * FLUSH_BYTES before writing.
  */
 
 /** The image ended before its structure said it would, or says something impossible. */
@@ -18,17 +19,49 @@ export const READ_BLOCK = 64 * 1024;
 const FLUSH_BYTES = 256 * 1024;
 
 export interface ByteSource {
-  /** Reads up to length bytes into a fresh buffer; an empty buffer means the end. */
+  /**
+   * The next bytes (about length; a stream gives its chunks as they come) in a buffer nobody modifies
+   * afterwards; an empty buffer means the end.
+   */
   read(length: number): Promise<Buffer>;
 }
 
-export function fileSource(handle: fs.promises.FileHandle): ByteSource {
+/** An upload's bytes: a Readable, or any (async) iterable of buffers. */
+export type Chunks = AsyncIterable<Buffer> | Iterable<Buffer>;
+
+/** Reads chunks as a stream delivers them (an upload in progress), counting them. */
+export function streamSource(
+  chunks: Chunks,
+): ByteSource & { readonly received: number; readonly failure: unknown } {
+  const it: AsyncIterator<Buffer> | Iterator<Buffer> =
+    Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+  const source = {
+    received: 0,
+    /** What the stream threw (the client went away, the body was malformed), if it did. */
+    failure: undefined as unknown,
+    async read() {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        source.failure = err;
+        throw err;
+      }
+      if (next.done) return Buffer.alloc(0);
+      source.received += next.value.length;
+      return next.value;
+    },
+  };
+  return source;
+}
+
+/** Writes every chunk read from source to sink as it is read: the bytes kept exactly as sent. */
+export function teeSource(source: ByteSource, sink: ByteSink): ByteSource {
   return {
     async read(length) {
-      // A fresh buffer for each read: slices handed to a sink stay valid until it flushes them.
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buf, 0, length, null);
-      return buf.subarray(0, bytesRead);
+      const chunk = await source.read(length);
+      await sink.write(chunk);
+      return chunk;
     },
   };
 }
@@ -156,6 +189,17 @@ export class ByteReader {
   /** True when every byte has been read. */
   async atEnd(): Promise<boolean> {
     return !(await this.fill(1));
+  }
+
+  /** Up to n bytes from the window (fewer at the end), not consumed. */
+  async peek(n: number): Promise<Buffer> {
+    await this.fill(n);
+    return this.buf.subarray(this.pos, this.pos + n);
+  }
+
+  /** Reads the source to its end, passing what is left to the sink (or dropping it when sink is null). */
+  async drain(sink: ByteSink | null): Promise<void> {
+    while (await this.fill(1)) await this.take(this.buffered, sink);
   }
 
   /** The next n bytes, consumed. The returned buffer is never modified afterwards. */

@@ -2,18 +2,20 @@ import fs from 'node:fs';
 import { encode as encodeBlurhash } from 'blurhash';
 import sharp from 'sharp';
 import type { Config } from '../config';
-import { errors } from '../errors';
-import { InvalidImageError } from './byte-io';
-import { detectImageType, type ImageMime } from './detect-image-type';
+import { errors, type AppError } from '../errors';
+import { InvalidImageError, type Chunks } from './byte-io';
+import type { ImageMime } from './detect-image-type';
 import { swapsAxes } from './exif';
 import { Semaphore } from './semaphore';
-import { checkImageFile, stripMetadataFile, type ContainerInfo } from './strip-metadata';
+import { receiveImage, type ContainerInfo } from './strip-metadata';
 
 /**
  * The one place that decides what an uploaded image is and what is kept of it, and the only user of sharp.
- * Order of work, cheapest first: type from the magic bytes; dimensions from the header (refused above
- * MAX_IMAGE_PIXELS before a pixel is read); a structural walk of the container that also writes it without
- * its metadata; and only then, for the preview, a decode shrunk on load to a few dozen pixels.
+ * Order of work, cheapest first, the first three while the upload streams in (one pass, nothing read
+ * twice): type from the magic bytes; dimensions from the header (refused above MAX_IMAGE_PIXELS before a
+ * pixel is read); a structural walk of the container that writes it to disk without its metadata. Then,
+ * once the upload is complete and only for the preview, a decode shrunk on load to a few dozen pixels, at
+ * most IMAGE_CONCURRENCY at once.
  */
 
 /** The libvips loaders sharp may use: only those of the accepted formats (no SVG, PDF, TIFF, magick...). */
@@ -39,22 +41,26 @@ function configureSharp(): void {
   sharp.unblock({ operation: LOADERS });
 }
 
+/** What receiving an upload learned; the file it wrote is the one to store if the image is accepted. */
+export interface ReceivedImage {
+  mime: ImageMime | null;
+  info: ContainerInfo | null;
+  /** The 422 to answer, when the image was refused while it streamed in. */
+  problem: AppError | null;
+  /** Bytes the client sent, and bytes written (fewer when metadata was stripped). */
+  receivedBytes: number;
+  storedBytes: number;
+}
+
 export interface ExaminedImage {
   mime: ImageMime;
   /** Width and height as displayed, after the orientation the file keeps. */
   width: number;
   height: number;
-  /** Size of the file as it will be stored (after stripping). */
+  /** Size of the file as stored. */
   size: number;
   /** A blurhash of the displayed image, or null when PUSH_PREVIEW is off. */
   blurhash: string | null;
-}
-
-export interface UploadedFile {
-  path: string;
-  size: number;
-  /** The file's first bytes. */
-  head: Buffer;
 }
 
 export type Media = ReturnType<typeof createMedia>;
@@ -67,25 +73,10 @@ export function createMedia(config: Config['images']) {
     if (width * height > config.maxPixels) throw errors.imageTooLarge(config.maxPixels);
   };
 
-  async function walk(mime: ImageMime, file: UploadedFile): Promise<ContainerInfo & { size: number }> {
-    if (!config.stripMetadata) {
-      return { ...(await checkImageFile(mime, file.path, { checkDimensions })), size: file.size };
-    }
-    const stripped = `${file.path}.strip`;
-    const info = await stripMetadataFile(mime, file.path, stripped, { checkDimensions });
-    try {
-      await fs.promises.rename(stripped, file.path); // the upload's temporary file, now without metadata
-    } catch (err) {
-      await fs.promises.rm(stripped, { force: true });
-      throw err;
-    }
-    return info;
-  }
-
   async function blurhash(path: string): Promise<string> {
     let pixels: { data: Buffer; info: sharp.OutputInfo };
     try {
-      // failOn 'warning' (sharp's advice for untrusted input): libjpeg reports a bad Huffman code as a warning.
+      // failOn 'warning' (sharp's advice for untrusted input): libjpeg reports data cut short as a warning.
       pixels = await sharp(path, { failOn: 'warning', limitInputPixels: config.maxPixels, autoOrient: true })
         .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside' })
         .ensureAlpha()
@@ -100,34 +91,43 @@ export function createMedia(config: Config['images']) {
   }
 
   return {
-    /** Images being examined now and waiting for a slot. */
+    /** Previews being decoded now and waiting for a slot. */
     load: () => slots.load,
 
     /**
-     * Decides whether an uploaded file is an image pushpic stores, and prepares it in place: when
-     * STRIP_METADATA is on, the file at file.path is replaced by a copy without its metadata. Throws 415
-     * unsupported_media_type, 422 image_too_large or 422 invalid_image.
+     * Writes an upload streaming in to a new file at path: without its metadata when STRIP_METADATA is on,
+     * else as sent, checking it on the way. Never throws for what the image is (see examine); throws when
+     * the stream fails (the client went away) or the file cannot be written.
      */
-    async examine(file: UploadedFile): Promise<ExaminedImage> {
-      const mime = detectImageType(file.head);
-      if (!mime) throw errors.unsupportedMediaType();
-      return slots.run(async () => {
-        let info: ContainerInfo & { size: number };
-        try {
-          info = await walk(mime, file);
-        } catch (err) {
-          if (err instanceof InvalidImageError) throw errors.invalidImage(err.message);
-          throw err;
-        }
-        const turned = swapsAxes(info.orientation);
-        return {
-          mime,
-          width: turned ? info.height : info.width,
-          height: turned ? info.width : info.height,
-          size: info.size,
-          blurhash: config.preview ? await blurhash(file.path) : null,
-        };
-      });
+    async receive(chunks: Chunks, path: string): Promise<ReceivedImage> {
+      const output = await fs.promises.open(path, 'wx');
+      try {
+        const r = await receiveImage(chunks, output, { strip: config.stripMetadata, checkDimensions });
+        const problem =
+          r.problem instanceof InvalidImageError ? errors.invalidImage(r.problem.message) : r.problem;
+        return { ...r, problem };
+      } finally {
+        await output.close();
+      }
+    },
+
+    /**
+     * Decides on a received upload: 415 unsupported_media_type, 422 image_too_large or 422 invalid_image,
+     * or the image's displayed size and, when PUSH_PREVIEW is on, its blurhash.
+     */
+    async examine(received: ReceivedImage, path: string): Promise<ExaminedImage> {
+      if (!received.mime) throw errors.unsupportedMediaType();
+      if (received.problem) throw received.problem;
+      if (!received.info) throw errors.invalidImage('its structure could not be read');
+      const { width, height, orientation } = received.info;
+      const turned = swapsAxes(orientation);
+      return {
+        mime: received.mime,
+        width: turned ? height : width,
+        height: turned ? width : height,
+        size: received.storedBytes,
+        blurhash: config.preview ? await slots.run(() => blurhash(path)) : null,
+      };
     },
   };
 }

@@ -2,18 +2,19 @@ import { errors } from '../errors';
 import { isUniqueViolation } from '../db/knex';
 import type { Message, MessagesRepository } from '../db/messages-repository';
 import type { User, UsersRepository } from '../db/users-repository';
-import type { Media } from '../images/media';
+import type { Media, ReceivedImage } from '../images/media';
 import type { Logger } from '../logger';
 import type { BlobStore } from '../storage/blob-store';
 import { makeMessageKey } from './message-key';
 import type { PushNotifier } from './push-notifier';
 
-/** A photo fully received into a temporary file. */
+/** A photo fully received into a temporary file (already stripped of its metadata when so configured). */
 export interface ReceivedUpload {
   tempPath: string;
+  /** Bytes the client sent. */
   size: number;
-  /** The first bytes of the file, for type detection. */
-  head: Buffer;
+  /** What the media module learned while the bytes streamed in. */
+  image: ReceivedImage;
 }
 
 export interface SendInput {
@@ -58,8 +59,8 @@ export function sendMessage(deps: SendMessageDeps) {
 
     const receiver = await users.findById(receiverUid);
     if (!receiver) throw errors.receiverNotFound();
-    // Refuses what is not a sound image; strips the temporary file's metadata in place.
-    const image = await media.examine({ path: upload.tempPath, size: upload.size, head: upload.head });
+    // Refuses what is not a sound image (415, 422); reads its displayed size and preview.
+    const image = await media.examine(upload.image, upload.tempPath);
 
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
     await blobs.putFile(messageKey, upload.tempPath, image.mime);

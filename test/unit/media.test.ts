@@ -13,10 +13,10 @@ describe('media', () => {
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-media-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  function upload(name: string, data: Buffer) {
+  function saved(name: string, data: Buffer) {
     const file = path.join(dir, name);
     fs.writeFileSync(file, data);
-    return { path: file, size: data.length, head: data.subarray(0, 64) };
+    return file;
   }
 
   it('leaves sharp no decoder but those of the accepted formats', async () => {
@@ -24,7 +24,7 @@ describe('media', () => {
     const tiff = await sharp(await makeImage('png'))
       .tiff()
       .toBuffer();
-    for (const input of [upload('x.svg', SVG).path, tiff]) {
+    for (const input of [saved('x.svg', SVG), tiff]) {
       const error = await sharp(input)
         .metadata()
         .catch((e: Error) => e);
@@ -34,17 +34,43 @@ describe('media', () => {
     expect((await sharp(await makeImage('gif')).metadata()).format).to.equal('gif');
   });
 
-  it('examines at most IMAGE_CONCURRENCY images at once; the others wait', async () => {
+  it('decodes at most IMAGE_CONCURRENCY previews at once; the others wait', async () => {
     const media = createMedia(loadConfig({ IMAGE_CONCURRENCY: '1' }).images);
     const png = await makeImage('png', 64, 48);
-    const runs = [1, 2, 3].map((i) => media.examine(upload(`${i}.png`, png)));
+    const received = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const file = path.join(dir, `${i}.png`);
+        return { file, image: await media.receive([png.subarray(0, 100), png.subarray(100)], file) };
+      }),
+    );
+    const runs = received.map((r) => media.examine(r.image, r.file));
     expect(media.load()).to.deep.equal({ active: 1, waiting: 2 });
     const results = await Promise.all(runs);
-    expect(results.map((r) => [r.mime, r.width, r.height])).to.deep.equal([
-      ['image/png', 64, 48],
-      ['image/png', 64, 48],
-      ['image/png', 64, 48],
+    expect(results.map((r) => [r.mime, r.width, r.height, typeof r.blurhash])).to.deep.equal([
+      ['image/png', 64, 48, 'string'],
+      ['image/png', 64, 48, 'string'],
+      ['image/png', 64, 48, 'string'],
     ]);
     expect(media.load()).to.deep.equal({ active: 0, waiting: 0 });
+  });
+
+  it('reads a refused upload to its end and reports why, without throwing', async () => {
+    const media = createMedia(loadConfig({ MAX_IMAGE_PIXELS: '100' }).images);
+    const png = await makeImage('png', 64, 48);
+    const chunks = [png.subarray(0, 40), png.subarray(40)];
+    let consumed = 0;
+    async function* upload() {
+      for (const c of chunks) {
+        consumed += 1;
+        yield c;
+      }
+    }
+    const file = path.join(dir, 'big.png');
+    const received = await media.receive(upload(), file);
+    expect(consumed).to.equal(2);
+    expect(received.receivedBytes).to.equal(png.length);
+    expect(received.problem?.code).to.equal('image_too_large');
+    const error = await media.examine(received, file).catch((e: { code: string }) => e);
+    expect(error).to.have.property('code', 'image_too_large');
   });
 });

@@ -1,9 +1,13 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
+import { AppError } from '../../src/errors';
 import { InvalidImageError } from '../../src/images/byte-io';
 import { detectImageType, type ImageMime } from '../../src/images/detect-image-type';
 import { orientationOnlyExif, readOrientation } from '../../src/images/exif';
-import { stripMetadataBuffer } from '../../src/images/strip-metadata';
+import { receiveImage, stripMetadataBuffer } from '../../src/images/strip-metadata';
 import {
   CAMERA_MAKE,
   CAMERA_SERIAL,
@@ -119,6 +123,91 @@ describe('stripMetadata', () => {
         [65_000, 65_000],
         [65_535, 65_535],
       ]);
+    });
+  });
+
+  it('answers damaged files of every format with InvalidImageError or a clean result, never another error', async () => {
+    let seed = 42;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const formats = [
+      ...(['jpeg', 'png', 'webp', 'avif'] as CameraFormat[]).map((f) => cameraPhoto(f)),
+      makeImage('gif', 64, 48),
+    ];
+    for (const original of await Promise.all(formats)) {
+      for (let round = 0; round < 300; round++) {
+        const damaged = Buffer.from(original);
+        // Damage the structure near the start, where the headers are, then anywhere.
+        for (let k = 0; k < 1 + random(4); k++) {
+          const at = 12 + random(round % 2 ? damaged.length - 12 : Math.min(400, damaged.length - 12));
+          damaged[at] = random(256);
+        }
+        const cut = round % 5 === 0 ? damaged.subarray(0, 12 + random(damaged.length - 12)) : damaged;
+        try {
+          await strip(cut);
+        } catch (err) {
+          expect(
+            err,
+            `${detectImageType(original)} round ${round}: ${(err as Error).stack}`,
+          ).to.be.instanceOf(InvalidImageError);
+        }
+      }
+    }
+  });
+
+  describe('receiving an upload as it streams in', () => {
+    let dir: string;
+    before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-receive-'))));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    async function receive(data: Buffer, strip: boolean, chunk = 1000) {
+      const file = path.join(dir, `${Math.random()}`);
+      const output = await fs.promises.open(file, 'wx');
+      const pieces = Array.from({ length: Math.ceil(data.length / chunk) }, (_, i) =>
+        data.subarray(i * chunk, (i + 1) * chunk),
+      );
+      try {
+        return {
+          ...(await receiveImage(pieces, output, { strip, ...anySize })),
+          stored: fs.readFileSync(file),
+        };
+      } finally {
+        await output.close();
+      }
+    }
+
+    it('writes the stripped image, or the bytes as sent, whatever the chunks', async () => {
+      for (const format of ['jpeg', 'png', 'webp', 'avif'] as CameraFormat[]) {
+        const photo = await cameraPhoto(format);
+        const expected = (await strip(photo)).data;
+        const stripped = await receive(photo, true, 777);
+        expect(stripped.stored.equals(expected), format).to.equal(true);
+        expect(stripped).to.include({
+          receivedBytes: photo.length,
+          storedBytes: expected.length,
+          problem: null,
+        });
+        const kept = await receive(photo, false);
+        expect(kept.stored.equals(photo), format).to.equal(true);
+        expect(kept.info).to.deep.equal(stripped.info);
+      }
+    });
+
+    it('reads a refused or unknown upload to its end and says why', async () => {
+      const jpeg = await cameraPhoto('jpeg');
+      const truncated = await receive(jpeg.subarray(0, jpeg.length - 100), true, 100);
+      expect(truncated.problem).to.be.instanceOf(InvalidImageError);
+      expect(truncated.receivedBytes).to.equal(jpeg.length - 100);
+      const output = await fs.promises.open(path.join(dir, 'big'), 'wx');
+      const tooLarge = await receiveImage([jpeg], output, {
+        strip: true,
+        checkDimensions() {
+          throw new AppError(422, 'image_too_large', 'too large');
+        },
+      }).finally(() => output.close());
+      expect(tooLarge.problem).to.have.property('code', 'image_too_large');
+      expect(tooLarge.receivedBytes).to.equal(jpeg.length);
+      const text = await receive(Buffer.from('hello, this is not a photo'), true);
+      expect(text).to.include({ mime: null, info: null, problem: null, receivedBytes: 26 });
     });
   });
 

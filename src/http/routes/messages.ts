@@ -46,7 +46,7 @@ export function messageRoutes(services: Services): Router<AppState> {
     // Header credentials are checked before a byte of the photo is stored; the seed's multipart
     // credential fields can only be checked once the body is read.
     authenticateEarly(services.authenticate),
-    receiveUpload(services.tempFiles, config.maxUploadBytes),
+    receiveUpload(services.tempFiles, config.maxUploadBytes, services.media.receive),
     auth,
     async (ctx) => {
       const fields = parse(SendFields, ctx.request.body ?? {});

@@ -48,6 +48,7 @@ class Cursor {
     private readonly end: number,
   ) {}
   uint(bytes: number): number {
+    if (bytes !== 8 && (bytes < 0 || bytes > 4)) invalid('the AVIF has a field of impossible size');
     if (this.at + bytes > this.end) invalid('the AVIF has a truncated box');
     let v = 0;
     if (bytes === 8) v = Number(this.buf.readBigUInt64BE(this.at));
