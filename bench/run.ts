@@ -7,6 +7,8 @@
  * core 0 (taskset), this load generator on core 1, when the machine has two cores. Every cell is a fixed
  * number of seconds of keep-alive requests on loopback; cells are interleaved across servers and repeated
  * BENCH_ROUNDS times, and the median is reported, so that a neighbour's burst hits every server alike.
+ * Each cell also records the server's CPU time per request (/proc/<pid>/stat, all its threads), which
+ * another tenant on the machine disturbs far less than throughput.
  *
  * Prints a table and writes bench/results/latest.json. BENCH_SECONDS (per cell, default 2) and
  * BENCH_ROUNDS (default 3) change the length.
@@ -138,9 +140,21 @@ const median = (values: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function summarise(cells: CellResult[]) {
+/** A cell with the server's CPU time (all its threads) per answered request. */
+type Cell = CellResult & { cpuUs: number };
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User plus system CPU time of a process so far, in microseconds (/proc/<pid>/stat). */
+function cpuTime(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+
+function summarise(cells: Cell[]) {
   return {
     perSecond: median(cells.map((c) => c.perSecond)),
+    cpuUs: median(cells.map((c) => c.cpuUs)),
     mbPerSecond: median(cells.map((c) => c.mbPerSecond)),
     p50Ms: median(cells.map((c) => c.p50Ms)),
     p99Ms: median(cells.map((c) => c.p99Ms)),
@@ -264,11 +278,12 @@ async function main() {
       return photo.length + bytes;
     };
 
-    type Row = { name: string; origin: string; job: Job; dir?: string; concurrency: number[] };
+    type Row = { name: string; origin: string; pid: number; job: Job; dir?: string; concurrency: number[] };
     const sendRows: Row[] = [
       {
         name: 'busboy baseline',
         origin: baseline.origin,
+        pid: baseline.process.pid!,
         job: baselineSend,
         dir: baselineDir,
         concurrency: CONCURRENCY,
@@ -276,16 +291,23 @@ async function main() {
       ...ours.map((o) => ({
         name: o.key,
         origin: o.origin,
+        pid: o.process.pid!,
         job: sendJob(o),
         dir: o.dir,
         concurrency: CONCURRENCY,
       })),
     ];
     const tripRows: Row[] = [
-      { name: 'pushpic (strip+preview)', origin: main.origin, job: roundTrip, concurrency: [1, 8] },
+      {
+        name: 'pushpic (strip+preview)',
+        origin: main.origin,
+        pid: main.process.pid!,
+        job: roundTrip,
+        concurrency: [1, 8],
+      },
     ];
 
-    const results: Record<string, Record<string, Record<number, CellResult[]>>> = {
+    const results: Record<string, Record<string, Record<number, Cell[]>>> = {
       send: {},
       download: {},
       roundTrip: {},
@@ -295,7 +317,9 @@ async function main() {
         for (const c of CONCURRENCY)
           for (const row of rows) {
             if (!row.concurrency.includes(c)) continue;
-            const cell = await runCell(row.origin, c, seconds, row.job);
+            const cpuBefore = cpuTime(row.pid);
+            const measured = await runCell(row.origin, c, seconds, row.job);
+            const cell = { ...measured, cpuUs: (cpuTime(row.pid) - cpuBefore) / Math.max(1, measured.ok) };
             if (row.dir) await dropStoredFiles(row.dir);
             ((results[kind][row.name] ??= {})[c] ??= []).push(cell);
             process.stderr.write(
@@ -314,7 +338,6 @@ async function main() {
     await run('send', sendRows, ROUNDS, SECONDS);
 
     // After the send cells, which drop stored files: one stored copy of the photo per client to download.
-    // One stored copy of the photo per client to download again and again.
     const keys: string[] = [];
     for (let c = 0; c < CLIENTS; c++) {
       const res = await request(`${main.origin}/v1/messages`, {
@@ -353,10 +376,17 @@ async function main() {
       {
         name: 'node:http baseline',
         origin: baseline.origin,
+        pid: baseline.process.pid!,
         job: baselineDownload,
         concurrency: CONCURRENCY,
       },
-      { name: 'pushpic', origin: main.origin, job: ourDownload, concurrency: CONCURRENCY },
+      {
+        name: 'pushpic',
+        origin: main.origin,
+        pid: main.process.pid!,
+        job: ourDownload,
+        concurrency: CONCURRENCY,
+      },
     ];
     process.stderr.write('downloads\n');
     await warmUp(downloadRows);
@@ -393,6 +423,20 @@ async function main() {
       download: mapCells(results.download),
       roundTrip: mapCells(results.roundTrip),
       examination,
+      comparisons: {
+        ...Object.fromEntries(
+          ours.map((o) => [
+            `send ${o.key} vs busboy`,
+            compare(results.send[o.key], results.send['busboy baseline']),
+          ]),
+        ),
+        'download pushpic vs node:http': compare(
+          results.download.pushpic,
+          results.download['node:http baseline'],
+        ),
+        'strip on/off, preview on': compare(results.send['strip+preview'], results.send.preview),
+        'strip on/off, preview off': compare(results.send.strip, results.send.plain),
+      },
     };
     fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
     fs.writeFileSync(path.join(ROOT, 'bench/results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -408,7 +452,7 @@ async function main() {
   }
 }
 
-function mapCells(byName: Record<string, Record<number, CellResult[]>>) {
+function mapCells(byName: Record<string, Record<number, Cell[]>>) {
   return Object.fromEntries(
     Object.entries(byName).map(([name, byC]) => [
       name,
@@ -416,6 +460,29 @@ function mapCells(byName: Record<string, Record<number, CellResult[]>>) {
     ]),
   );
 }
+
+/**
+ * How one row compares with another at each concurrency, from cells measured side by side in the same
+ * round (so a neighbour's burst weighs on both): the median of the per-round throughput ratios, and the
+ * ratio of CPU time per request (other / ours), which a busy machine disturbs far less.
+ */
+function compare(ours: Record<number, Cell[]>, other: Record<number, Cell[]>) {
+  return Object.fromEntries(
+    Object.keys(ours).map((c) => {
+      const a = ours[Number(c)];
+      const b = other[Number(c)];
+      return [
+        c,
+        {
+          throughput: median(a.map((x, i) => x.perSecond / b[i].perSecond)),
+          cpu: median(b.map((x) => x.cpuUs)) / median(a.map((x) => x.cpuUs)),
+        },
+      ];
+    }),
+  );
+}
+
+type Comparison = ReturnType<typeof compare>;
 
 type Report = {
   date: string;
@@ -430,12 +497,14 @@ type Report = {
   download: Record<string, Record<string, ReturnType<typeof summarise>>>;
   roundTrip: Record<string, Record<string, ReturnType<typeof summarise>>>;
   examination: Record<string, { perSecond: number }>;
+  comparisons: Record<string, Comparison>;
 };
 
 function table(r: Report): string {
   const out: string[] = [];
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (v: number, d = 0) => v.toFixed(d);
+  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
   const m = r.machine;
   out.push(
     `pushpic bench, ${r.date}`,
@@ -443,34 +512,39 @@ function table(r: Report): string {
       `${m.pinned ? 'servers on core 0, load on core 1' : 'not pinned'}; ${m.secondsPerCell} s per cell, median of ${m.rounds} rounds; ` +
       `load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end`,
     `photo: ${(r.photoBytes / 1024).toFixed(0)} KB camera JPEG (EXIF with GPS, ICC, XMP)`,
+    'each cell: requests/s (MB/s) server CPU µs per request [vs baseline: throughput, CPU efficiency]',
     '',
   );
-  const ratio = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
-  const base = r.send['busboy baseline'];
-  out.push(`sends/s (MB/s) [vs busboy]   ${CONCURRENCY.map((c) => pad(`c=${c}`, 24)).join('')}`);
-  for (const [name, byC] of Object.entries(r.send)) {
-    const cells = CONCURRENCY.map((c) => {
-      const v = byC[c];
-      const vs = name === 'busboy baseline' ? '' : ` [${ratio(v.perSecond, base[c].perSecond)}]`;
-      return pad(
-        `${num(v.perSecond)} (${num(v.mbPerSecond, 1)})${vs}${v.errors ? ` ${v.errors}err` : ''}`,
-        24,
-      );
-    });
-    out.push(`${pad(name === 'busboy baseline' ? name : `pushpic ${name}`, 29)}${cells.join('')}`);
-  }
-  out.push('');
-  const dBase = r.download['node:http baseline'];
-  out.push(`downloads/s (MB/s)            ${CONCURRENCY.map((c) => pad(`c=${c}`, 24)).join('')}`);
-  for (const [name, byC] of Object.entries(r.download)) {
-    const cells = CONCURRENCY.map((c) => {
-      const v = byC[c];
-      const vs = name === 'pushpic' ? ` [${ratio(v.perSecond, dBase[c].perSecond)}]` : '';
-      return pad(`${num(v.perSecond)} (${num(v.mbPerSecond, 1)})${vs}`, 24);
-    });
-    out.push(`${pad(name, 29)}${cells.join('')}`);
-  }
-  out.push('');
+  const section = (
+    title: string,
+    rows: Record<string, Record<string, ReturnType<typeof summarise>>>,
+    label: (name: string) => string,
+    vs: (name: string) => Comparison | undefined,
+  ) => {
+    out.push(`${pad(title, 26)}${CONCURRENCY.map((c) => pad(`c=${c}`, 36)).join('')}`);
+    for (const [name, byC] of Object.entries(rows)) {
+      const cells = CONCURRENCY.map((c) => {
+        const v = byC[c];
+        const cmp = vs(name)?.[c];
+        const against = cmp ? ` [${pct(cmp.throughput)}, ${pct(cmp.cpu)}]` : '';
+        return pad(`${num(v.perSecond)} (${num(v.mbPerSecond)}) ${num(v.cpuUs)}µs${against}`, 36);
+      });
+      out.push(`${pad(label(name), 26)}${cells.join('')}`);
+    }
+    out.push('');
+  };
+  section(
+    'sends',
+    r.send,
+    (n) => (n.includes('baseline') ? n : `pushpic ${n}`),
+    (n) => r.comparisons[`send ${n} vs busboy`],
+  );
+  section(
+    'downloads',
+    r.download,
+    (n) => n,
+    (n) => r.comparisons[`download ${n} vs node:http`],
+  );
   for (const [name, byC] of Object.entries(r.roundTrip))
     for (const [c, v] of Object.entries(byC))
       out.push(
@@ -481,23 +555,22 @@ function table(r: Report): string {
   const sharpAlone = Object.values(r.examination)[0].perSecond;
   for (const [name, v] of Object.entries(r.examination))
     out.push(
-      `  ${pad(name, 52)}${pad(num(v.perSecond), 8)}${name.startsWith('sharp alone') ? '' : `[${ratio(v.perSecond, sharpAlone)}]`}`,
+      `  ${pad(name, 52)}${pad(num(v.perSecond), 8)}${name.startsWith('sharp alone') ? '' : `[${pct(v.perSecond / sharpAlone)}]`}`,
     );
 
-  out.push('', 'targets');
-  for (const c of CONCURRENCY) {
-    const s = r.send;
+  out.push('', 'targets [throughput ratio, CPU-efficiency ratio]');
+  const t = (key: string, c: number) => {
+    const v = r.comparisons[key][c];
+    return `${pct(v.throughput)}, ${pct(v.cpu)}`;
+  };
+  for (const c of CONCURRENCY)
     out.push(
-      `  c=${c}: strip on/off ${ratio(s['strip+preview'][c].perSecond, s['preview'][c].perSecond)} with preview, ` +
-        `${ratio(s['strip'][c].perSecond, s['plain'][c].perSecond)} without (target ≥ 90%); ` +
-        `send vs busboy ${ratio(s['strip+preview'][c].perSecond, base[c].perSecond)} default, ` +
-        `${ratio(s['strip'][c].perSecond, base[c].perSecond)} preview off (target ≥ 70%); ` +
-        `download vs node:http ${ratio(r.download.pushpic[c].perSecond, dBase[c].perSecond)} (target ≥ 90%)`,
+      `  c=${c}: strip on/off ≥ 90%: [${t('strip on/off, preview on', c)}] with preview, [${t('strip on/off, preview off', c)}] without; ` +
+        `send vs busboy ≥ 70%: [${t('send strip+preview vs busboy', c)}] default, [${t('send strip vs busboy', c)}] preview off; ` +
+        `download vs node:http ≥ 90%: [${t('download pushpic vs node:http', c)}]`,
     );
-  }
   return `${out.join('\n')}\n`;
 }
-
 main().catch((err) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);

@@ -33,7 +33,7 @@ const schema = z.object({
   STRIP_METADATA: bool.default(true),
   /** A blurhash of the photo in the push payload and the pending list. */
   PUSH_PREVIEW: onOff.default(true),
-  /** Images examined (checked, stripped, previewed) at once; further uploads wait their turn. */
+  /** Previews decoded by sharp at once; further photos wait their turn (checks and stripping stream). */
   IMAGE_CONCURRENCY: int(1).max(64).default(2),
 });
 
