@@ -5,6 +5,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
+const onOff = z
+  .enum(['on', 'off', 'true', 'false', '1', '0'])
+  .transform((v) => ['on', 'true', '1'].includes(v));
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** A duration: "7d", "15m", "30s", "250ms", or a plain number of milliseconds. */
@@ -92,6 +95,14 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LIST_DEFAULT_LIMIT: int(1).max(1000).default(50),
   LIST_MAX_LIMIT: int(1).max(1000).default(200),
+  /** Largest image accepted, in pixels (width × height), read from the header before any decoding. */
+  MAX_IMAGE_PIXELS: int(1).default(40_000_000),
+  /** Remove EXIF, XMP, IPTC, comments and text chunks from stored photos, losslessly. */
+  STRIP_METADATA: bool.default(true),
+  /** A blurhash of the photo in the push payload and the pending list. */
+  PUSH_PREVIEW: onOff.default(true),
+  /** Previews decoded by sharp at once; further photos wait their turn (checks and stripping stream). */
+  IMAGE_CONCURRENCY: int(1).max(64).default(2),
 });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -140,6 +151,12 @@ export interface Config {
   readonly push: PushConfig;
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly list: { readonly defaultLimit: number; readonly maxLimit: number };
+  readonly images: {
+    readonly maxPixels: number;
+    readonly stripMetadata: boolean;
+    readonly preview: boolean;
+    readonly concurrency: number;
+  };
 }
 
 export interface PushConfig {
@@ -299,5 +316,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     logLevel: c.LOG_LEVEL,
     list: { defaultLimit: c.LIST_DEFAULT_LIMIT, maxLimit: c.LIST_MAX_LIMIT },
+    images: {
+      maxPixels: c.MAX_IMAGE_PIXELS,
+      stripMetadata: c.STRIP_METADATA,
+      preview: c.PUSH_PREVIEW,
+      concurrency: c.IMAGE_CONCURRENCY,
+    },
   });
 }

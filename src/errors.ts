@@ -51,7 +51,11 @@ export const errors = {
   payloadTooLarge: (limit: number) =>
     new AppError(413, 'payload_too_large', `The upload is larger than the limit of ${limit} bytes.`),
   unsupportedMediaType: () =>
-    new AppError(415, 'unsupported_media_type', 'The file is not a JPEG, PNG, WebP or GIF image.'),
+    new AppError(415, 'unsupported_media_type', 'The file is not a JPEG, PNG, WebP, GIF or AVIF image.'),
+  imageTooLarge: (maxPixels: number) =>
+    new AppError(422, 'image_too_large', `The image has more than ${maxPixels} pixels.`),
+  invalidImage: (reason: string) =>
+    new AppError(422, 'invalid_image', `The image is damaged or malformed: ${reason}.`),
   missingFile: () =>
     new AppError(422, 'missing_file', 'Attach the photo as the multipart file field img_file.'),
   notFound: () => new AppError(404, 'not_found', 'There is no such route.'),

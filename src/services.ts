@@ -4,6 +4,7 @@ import { messagesRepository } from './db/messages-repository';
 import { pushJobsRepository, type PushJobsRepository } from './db/push-jobs-repository';
 import { usersRepository, type UsersRepository } from './db/users-repository';
 import { createLimiters, type Limiters } from './limits/rate-limiters';
+import { createMedia, type Media } from './images/media';
 import type { Logger } from './logger';
 import { messagesService } from './messages/messages-service';
 import { sendMessage } from './messages/send-message';
@@ -37,6 +38,7 @@ export interface Services {
   pushJobs: PushJobsRepository;
   /** The push worker: start() in the server, drain() in tests. */
   outbox: PushOutbox;
+  media: Media;
   registerUser: ReturnType<typeof registerUser>;
   authenticate: ReturnType<typeof authenticate>;
   sendMessage: ReturnType<typeof sendMessage>;
@@ -103,6 +105,7 @@ export function createServices(
     random: options.random,
   });
   const ttlMs = config.messageTtlMs;
+  const media = createMedia(config.images);
   return {
     config,
     db,
@@ -117,7 +120,7 @@ export function createServices(
     outbox,
     registerUser: registerUser(users, now),
     authenticate: authenticate(users),
-    sendMessage: sendMessage({ db, users, messages, blobs, outbox, logger }),
+    sendMessage: sendMessage({ db, users, messages, blobs, outbox, media, logger }),
     messages: messagesService({ messages, blobs, logger, now, ttlMs }),
     sweeper: sweeper({
       messages,
@@ -129,5 +132,6 @@ export function createServices(
       ttlMs,
       orphanGraceMs: config.orphanGraceMs,
     }),
+    media,
   };
 }

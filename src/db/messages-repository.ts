@@ -10,6 +10,10 @@ export interface Message {
   exist: boolean;
   filetype: string;
   size: number;
+  /** Displayed size in pixels; null for messages stored before it was recorded. */
+  width: number | null;
+  height: number | null;
+  blurhash: string | null;
   clientMsgId: string | null;
   deletedAt: number | null;
   expiredAt: number | null;
@@ -30,6 +34,9 @@ export interface MessageRow {
   exist: boolean | number;
   filetype: string;
   size: number | string;
+  width: number | null;
+  height: number | null;
+  blurhash: string | null;
   client_msg_id: string | null;
   deleted_at: number | string | null;
   expired_at: number | string | null;
@@ -45,6 +52,9 @@ export function toMessage(row: MessageRow): Message {
     exist: Boolean(row.exist),
     filetype: row.filetype,
     size: Number(row.size),
+    width: row.width,
+    height: row.height,
+    blurhash: row.blurhash,
     clientMsgId: row.client_msg_id,
     deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
     expiredAt: row.expired_at === null ? null : Number(row.expired_at),
@@ -67,6 +77,9 @@ export function messagesRepository(db: Db) {
           exist: true,
           filetype: m.filetype,
           size: m.size,
+          width: m.width,
+          height: m.height,
+          blurhash: m.blurhash,
           client_msg_id: m.clientMsgId,
         })
         .returning('id');

@@ -15,5 +15,8 @@ export function messagePayload(
     send_time: message.sendTime,
     filetype: message.filetype,
     size: message.size,
+    width: message.width,
+    height: message.height,
+    blurhash: message.blurhash,
   };
 }

@@ -2,18 +2,19 @@ import { errors } from '../errors';
 import { isUniqueViolation, type Db } from '../db/knex';
 import type { Message, MessagesRepository } from '../db/messages-repository';
 import type { User, UsersRepository } from '../db/users-repository';
-import { detectImageType } from '../images/detect-image-type';
+import type { Media, ReceivedImage } from '../images/media';
 import type { Logger } from '../logger';
 import type { BlobStore } from '../storage/blob-store';
 import type { PushOutbox } from '../outbox/push-outbox';
 import { makeMessageKey } from './message-key';
 
-/** A photo fully received into a temporary file. */
+/** A photo fully received into a temporary file (already stripped of its metadata when so configured). */
 export interface ReceivedUpload {
   tempPath: string;
+  /** Bytes the client sent. */
   size: number;
-  /** The first bytes of the file, for type detection. */
-  head: Buffer;
+  /** What the media module learned while the bytes streamed in. */
+  image: ReceivedImage;
 }
 
 export interface SendInput {
@@ -37,6 +38,7 @@ export interface SendMessageDeps {
   messages: MessagesRepository;
   blobs: BlobStore;
   outbox: Pick<PushOutbox, 'enqueue' | 'wake'>;
+  media: Media;
   logger: Logger;
 }
 
@@ -46,7 +48,7 @@ export interface SendMessageDeps {
  * without its row; the caller owns (and removes) the temporary file.
  */
 export function sendMessage(deps: SendMessageDeps) {
-  const { db, users, messages, blobs, outbox } = deps;
+  const { db, users, messages, blobs, outbox, media } = deps;
 
   async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
     return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
@@ -59,11 +61,11 @@ export function sendMessage(deps: SendMessageDeps) {
 
     const receiver = await users.findById(receiverUid);
     if (!receiver) throw errors.receiverNotFound();
-    const filetype = detectImageType(upload.head);
-    if (!filetype) throw errors.unsupportedMediaType();
+    // Refuses what is not a sound image (415, 422); reads its displayed size and preview.
+    const image = await media.examine(upload.image, upload.tempPath);
 
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
-    await blobs.putFile(messageKey, upload.tempPath, filetype);
+    await blobs.putFile(messageKey, upload.tempPath, image.mime);
     try {
       const message = await db.transaction(async (trx) => {
         const inserted = await messages.insert(
@@ -72,8 +74,11 @@ export function sendMessage(deps: SendMessageDeps) {
             receiverUid,
             messageKey,
             sendTime: receivedAt,
-            filetype,
-            size: upload.size,
+            filetype: image.mime,
+            size: image.size,
+            width: image.width,
+            height: image.height,
+            blurhash: image.blurhash,
             clientMsgId,
           },
           trx,

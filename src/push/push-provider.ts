@@ -1,6 +1,7 @@
 /**
  * What the receiver's app gets in a push, and what GET /v1/messages lists: the seed's payload
- * (sender_region, sender_phone, message_id, message_key, send_time) plus filetype, sender_uid and size.
+ * (sender_region, sender_phone, message_id, message_key, send_time) plus filetype, sender_uid, size, and
+ * what an app shows before downloading: the displayed width and height and a blurhash preview.
  */
 export interface MessagePayload {
   sender_region: string;
@@ -12,6 +13,11 @@ export interface MessagePayload {
   send_time: number;
   filetype: string;
   size: number;
+  /** Pixels as displayed (the stored file's EXIF orientation applied); null for older messages. */
+  width: number | null;
+  height: number | null;
+  /** A blurhash (https://blurha.sh) of the displayed photo, about 30 characters; null when PUSH_PREVIEW=off. */
+  blurhash: string | null;
 }
 
 export interface PushRequest {

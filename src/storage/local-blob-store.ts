@@ -3,9 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { assertBlobKey, BLOB_KEY, type BlobListing, type BlobStore, type StoredBlob } from './blob-store';
 
+const DOWNLOAD_CHUNK = 256 * 1024;
+
 /** Files under one folder, sharded by the key's first two characters: uploads/ab/ab12...ef. */
 export class LocalBlobStore implements BlobStore {
   readonly kind = 'local';
+  /** Shard folders known to exist: one mkdir per folder, not one per photo. */
+  private readonly shards = new Set<string>();
 
   constructor(private readonly root: string) {}
 
@@ -16,7 +20,17 @@ export class LocalBlobStore implements BlobStore {
 
   async putFile(key: string, tempPath: string): Promise<void> {
     const target = this.pathFor(key);
-    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    const shard = path.dirname(target);
+    if (this.shards.has(shard)) {
+      try {
+        return await fs.promises.rename(tempPath, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.shards.delete(shard); // the folder was removed behind our back: make it again
+      }
+    }
+    await fs.promises.mkdir(shard, { recursive: true });
+    this.shards.add(shard);
     await fs.promises.rename(tempPath, target);
   }
 
@@ -30,7 +44,8 @@ export class LocalBlobStore implements BlobStore {
     }
     // Stat the open descriptor: a delete racing this download cannot change what is streamed.
     const { size } = await handle.stat();
-    return { stream: handle.createReadStream(), size };
+    // Photos are a few hundred KB: read them in a few large chunks rather than many 64 KB ones.
+    return { stream: handle.createReadStream({ highWaterMark: DOWNLOAD_CHUNK }), size };
   }
 
   async delete(key: string): Promise<void> {

@@ -56,7 +56,11 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
       send_time: listed.send_time,
       filetype: 'image/png',
       size: listed.size,
+      width: listed.width,
+      height: listed.height,
+      blurhash: listed.blurhash,
     });
+    expect(listed.blurhash).to.be.a('string');
     expect(push.transmission).to.deep.equal(listed);
     expect(push.cid).to.equal(bob.cid);
     expect(push.ttl).to.equal(3_600_000);
@@ -125,6 +129,9 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
       send_time: 1,
       filetype: 'image/png',
       size: 1,
+      width: 1,
+      height: 1,
+      blurhash: null,
     };
     const push = (i: number) =>
       client.send({ requestId: `concurrent-${i}`, cid: `cid-${i}`, payload, title: 't', body: 'b' });

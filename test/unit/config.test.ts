@@ -69,4 +69,23 @@ describe('config', () => {
       /PUSH_RETRY_BASE_MS/,
     );
   });
+
+  it('reads the image settings, with their defaults', () => {
+    expect(loadConfig({}).images).to.deep.equal({
+      maxPixels: 40_000_000,
+      stripMetadata: true,
+      preview: true,
+      concurrency: 2,
+    });
+    const c = loadConfig({
+      MAX_IMAGE_PIXELS: '1000',
+      STRIP_METADATA: 'false',
+      PUSH_PREVIEW: 'off',
+      IMAGE_CONCURRENCY: '4',
+    });
+    expect(c.images).to.deep.equal({ maxPixels: 1000, stripMetadata: false, preview: false, concurrency: 4 });
+    expect(() => loadConfig({ PUSH_PREVIEW: 'maybe', IMAGE_CONCURRENCY: '0' })).to.throw(
+      /PUSH_PREVIEW[\s\S]*IMAGE_CONCURRENCY/,
+    );
+  });
 });

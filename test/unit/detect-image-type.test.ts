@@ -10,6 +10,17 @@ describe('detectImageType', () => {
     expect(detectImageType(await makeImage('gif'))).to.equal('image/gif');
   });
 
+  it('recognises AVIF by its ftyp brands, and refuses HEIC, which this build cannot decode', async () => {
+    const sharp = (await import('sharp')).default;
+    const avif = await sharp(await makeImage('png'))
+      .avif()
+      .toBuffer();
+    expect(detectImageType(avif)).to.equal('image/avif');
+    const mif1 = Buffer.from('\0\0\0\x1cftypmif1\0\0\0\0mif1miafavif', 'latin1');
+    expect(detectImageType(mif1)).to.equal('image/avif');
+    expect(detectImageType(Buffer.from('\0\0\0\x18ftypheic\0\0\0\0mif1heic', 'latin1'))).to.equal(null);
+  });
+
   it('refuses text, SVG, HTML, an empty file and a RIFF that is not WebP', () => {
     for (const text of [
       'hello',

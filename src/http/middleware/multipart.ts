@@ -1,17 +1,19 @@
 import fs from 'node:fs';
-import { Transform, pipeline } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import multer from '@koa/multer';
 import { MulterError, type StorageEngine } from 'multer';
 import { AppError, errors } from '../../errors';
-import { SNIFF_BYTES } from '../../images/detect-image-type';
+import type { ReceivedImage } from '../../images/media';
 import type { TempFiles } from '../../storage/temp-files';
 import type { AppMiddleware } from '../context';
+
+/** Writes an upload's bytes to a new file as they arrive (the media module: checked, stripped). */
+export type ReceiveImage = (chunks: AsyncIterable<Buffer>, path: string) => Promise<ReceivedImage>;
 
 /** Room for the multipart framing and the few text fields around the photo. */
 const MULTIPART_OVERHEAD = 64 * 1024;
 
-type StoredFile = Express.Multer.File & { head?: Buffer };
+type StoredFile = Express.Multer.File & { image?: ReceivedImage };
 
 /**
  * The write in flight for each request. multer finishes an aborted request without waiting for the
@@ -19,9 +21,12 @@ type StoredFile = Express.Multer.File & { head?: Buffer };
  */
 const writes = new WeakMap<IncomingMessage, { path: string; done: Promise<void> }>();
 
-/** Streams the one file part to a temporary file, counting its bytes and keeping its first few. */
+/** Streams the one file part to a temporary file through the media module, which checks it on the way. */
 class TempFileStorage implements StorageEngine {
-  constructor(private readonly tempFiles: TempFiles) {}
+  constructor(
+    private readonly tempFiles: TempFiles,
+    private readonly receive: ReceiveImage,
+  ) {}
 
   _handleFile(
     _req: IncomingMessage,
@@ -30,29 +35,20 @@ class TempFileStorage implements StorageEngine {
   ): void {
     const path = this.tempFiles.newPath();
     file.path = path; // lets multer's abort cleanup find the file while it is still being written
-    let settle!: () => void;
-    writes.set(_req, { path, done: new Promise<void>((resolve) => (settle = resolve)) });
-    let size = 0;
-    let head = Buffer.alloc(0);
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (head.length < SNIFF_BYTES)
-          head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
-        done(null, chunk);
-      },
-    });
-    pipeline(file.stream, tap, fs.createWriteStream(path, { flags: 'wx' }), (err) => {
-      settle();
-      if (err) return cb(err);
-      cb(null, { path, size, head } as StoredFile); // multer merges these into the file
-    });
+    const received = this.receive(file.stream, path);
+    writes.set(_req, { path, done: received.then(noop, noop) });
+    received.then(
+      (image) => cb(null, { path, size: image.receivedBytes, image } as StoredFile), // multer merges these in
+      (err) => cb(err),
+    );
   }
 
   _removeFile(_req: IncomingMessage, file: StoredFile, cb: (error: Error) => void): void {
     fs.rm(file.path, { force: true }, (err) => cb(err as Error)); // multer treats a null error as success
   }
 }
+
+const noop = () => undefined;
 
 function toClientError(err: unknown, maxBytes: number): AppError | null {
   if (err instanceof MulterError) {
@@ -91,9 +87,9 @@ async function removeWritten(req: IncomingMessage): Promise<void> {
  * soon as it passes maxBytes. Sets ctx.state.upload; the temporary file is removed when the request ends,
  * whatever happened (a service that keeps it moves it away first).
  */
-export function receiveUpload(tempFiles: TempFiles, maxBytes: number): AppMiddleware {
+export function receiveUpload(tempFiles: TempFiles, maxBytes: number, receive: ReceiveImage): AppMiddleware {
   const single = multer({
-    storage: new TempFileStorage(tempFiles),
+    storage: new TempFileStorage(tempFiles, receive),
     limits: {
       fileSize: maxBytes,
       files: 1,
@@ -115,8 +111,7 @@ export function receiveUpload(tempFiles: TempFiles, maxBytes: number): AppMiddle
     try {
       await single(ctx as never, async () => undefined);
       const file = (ctx as unknown as { file?: StoredFile }).file;
-      if (file)
-        ctx.state.upload = { tempPath: file.path, size: file.size, head: file.head ?? Buffer.alloc(0) };
+      if (file?.image) ctx.state.upload = { tempPath: file.path, size: file.size, image: file.image };
     } catch (err) {
       await removeWritten(ctx.req);
       throw toClientError(err, maxBytes) ?? err;

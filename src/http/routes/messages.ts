@@ -24,7 +24,7 @@ export function messageRoutes(services: Services): Router<AppState> {
     rateLimit(services.limiters.sendPerIp, byIp),
     authenticateEarly(services.authenticate),
     limitPerUser, // before the body when the credentials came in headers...
-    receiveUpload(services.tempFiles, config.maxUploadBytes),
+    receiveUpload(services.tempFiles, config.maxUploadBytes, services.media.receive),
     auth,
     limitPerUser, // ...else once the multipart fields have been read
     async (ctx) => {
@@ -45,6 +45,8 @@ export function messageRoutes(services: Services): Router<AppState> {
         send_time: message.sendTime,
         filetype: message.filetype,
         size: message.size,
+        width: message.width,
+        height: message.height,
       };
     },
   );

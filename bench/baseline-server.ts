@@ -1,0 +1,76 @@
+/**
+ * The bench's ceiling for the HTTP path: a bare node:http server that streams the same multipart upload
+ * to disk with busboy (temporary file, then rename, as pushpic does) and serves a stored file back with
+ * Content-Type and Content-Length. No auth, no database, no image checks.
+ *
+ *   PORT=... DIR=... node -r ts-node/register/transpile-only bench/baseline-server.ts
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream';
+import busboy from 'busboy';
+
+const dir = path.resolve(process.env.DIR ?? 'baseline-files');
+const tmp = path.join(dir, '.tmp');
+fs.mkdirSync(tmp, { recursive: true });
+const MAX_BYTES = 10 * 1024 * 1024;
+
+function answer(res: http.ServerResponse, status: number, body: object) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function upload(req: http.IncomingMessage, res: http.ServerResponse) {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: MAX_BYTES } });
+  } catch {
+    return answer(res, 400, { error: 'malformed_multipart' });
+  }
+  let written: Promise<{ name: string; size: number }> | null = null;
+  parser.on('file', (_field, file) => {
+    const name = crypto.randomBytes(16).toString('hex');
+    const part = path.join(tmp, `${name}.part`);
+    let size = 0;
+    file.on('data', (c: Buffer) => (size += c.length));
+    written = new Promise((resolve, reject) =>
+      pipeline(file, fs.createWriteStream(part, { flags: 'wx' }), (err) => {
+        if (err) return reject(err);
+        fs.rename(part, path.join(dir, name), (e) => (e ? reject(e) : resolve({ name, size })));
+      }),
+    );
+  });
+  parser.on('close', () => {
+    if (!written) return answer(res, 422, { error: 'missing_file' });
+    written.then(
+      (file) => answer(res, 201, file),
+      () => answer(res, 400, { error: 'upload_failed' }),
+    );
+  });
+  parser.on('error', () => answer(res, 400, { error: 'malformed_multipart' }));
+  req.pipe(parser);
+}
+
+async function download(name: string, res: http.ServerResponse) {
+  if (!/^[0-9a-f]{32}$/.test(name)) return answer(res, 404, { error: 'not_found' });
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(path.join(dir, name), 'r');
+  } catch {
+    return answer(res, 404, { error: 'not_found' });
+  }
+  const { size } = await handle.stat();
+  res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': size });
+  pipeline(handle.createReadStream(), res, () => undefined);
+}
+
+const server = http.createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/upload') return upload(req, res);
+  if (req.method === 'GET' && req.url?.startsWith('/files/')) return void download(req.url.slice(7), res);
+  answer(res, 404, { error: 'not_found' });
+});
+server.listen(Number(process.env.PORT ?? 3001), '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
