@@ -53,6 +53,10 @@ async function main() {
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
+      // The bench registers many users from one address: no rate limits here.
+      RATE_LIMIT_REGISTER_PER_IP: 'off',
+      RATE_LIMIT_SEND_PER_USER: 'off',
+      RATE_LIMIT_SEND_PER_IP: 'off',
       SQLITE_FILE: path.join(tmp, 'pushpic.sqlite'),
       UPLOAD_DIR: tmp,
     },

@@ -216,6 +216,10 @@ async function main() {
           NODE_ENV: 'production',
           LOG_LEVEL: 'silent',
           PUSH_PROVIDER: 'mock',
+          // The bench registers many users from one address: no rate limits here.
+          RATE_LIMIT_REGISTER_PER_IP: 'off',
+          RATE_LIMIT_SEND_PER_USER: 'off',
+          RATE_LIMIT_SEND_PER_IP: 'off',
           SQLITE_FILE: path.join(dir, 'pushpic.sqlite'),
           UPLOAD_DIR: dir,
         },
