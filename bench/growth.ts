@@ -1,11 +1,12 @@
 /**
  * Cost growth: send and pending-list latency with 10k and with 1M messages already stored (seeded straight
- * into the database), on a real server process. Run by `npm run bench` (or alone: `npm run bench:growth`).
+ * into the database), on a real server process (the compiled one: run after `npm run build`). Run by
+ * `npm run bench`, or alone by `npm run bench:growth`.
  * The server runs pinned to core 0 and this client to core 1 when the machine has two.
  *
  * BENCH_DATABASE_URL=postgres://... measures PostgreSQL instead of SQLite.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -203,7 +204,6 @@ async function measure(count: number, photo: Buffer) {
 }
 
 export async function runGrowthBench() {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const photo = await sharp({ create: { width: 160, height: 120, channels: 3, background: '#c84' } })
     .jpeg()
     .toBuffer();

@@ -16,7 +16,7 @@ function configOrExit(): Config {
   }
 }
 
-/** Applies pending migrations; when another instance holds knex's migration lock, waits for it to finish. */
+/** Applies pending migrations; when another instance is migrating at the same time, waits for it. */
 async function migrate(db: Db, logger: Logger): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -24,7 +24,11 @@ async function migrate(db: Db, logger: Logger): Promise<void> {
       logger.info({ event: 'db.migrated', applied }, 'migrations applied');
       return;
     } catch (err) {
-      if (!/already locked/i.test(String((err as Error).message)) || attempt >= 60) throw err;
+      // Instances starting together race for knex's lock, or on a new database to create its own
+      // bookkeeping tables (knex_migrations, knex_migrations_lock): wait and try again.
+      // (PostgreSQL reports the latter as "already exists" or as a pg_class unique violation.)
+      const racing = /already locked|"knex_migrations(_lock)?"/i;
+      if (!racing.test(String((err as Error).message)) || attempt >= 60) throw err;
       logger.info({ event: 'db.migration_lock_wait' }, 'another instance is migrating; waiting');
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

@@ -28,11 +28,12 @@ describe('real server processes', function () {
   let dropDatabase: () => Promise<void>;
   let db: Db;
   let jpeg: Buffer;
-  const servers: ServerProcess[] = [];
+  /** Every server started, recorded before it is up, so cleanup finds it even if a test fails early. */
+  const started: Promise<ServerProcess | null>[] = [];
 
-  async function start(extra: Record<string, string> = {}) {
-    const server = await spawnServer({ ...env, ...extra });
-    servers.push(server);
+  function start(extra: Record<string, string> = {}) {
+    const server = spawnServer({ ...env, ...extra });
+    started.push(server.catch(() => null));
     return server;
   }
 
@@ -53,7 +54,8 @@ describe('real server processes', function () {
   });
 
   afterEach(async () => {
-    for (const s of servers.splice(0)) {
+    for (const s of await Promise.all(started.splice(0))) {
+      if (!s) continue;
       if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
       await s.exited;
     }
