@@ -12,10 +12,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import knexFactory, { type Knex } from 'knex';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config';
+import { freePort } from './load';
 import { createDb } from '../src/db/knex';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -86,14 +86,6 @@ function multipart(fields: Record<string, string>, file: Buffer): { body: Buffer
     body: Buffer.concat([Buffer.from(parts.join('') + head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]),
     type: `multipart/form-data; boundary=${boundary}`,
   };
-}
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function startServer(env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {

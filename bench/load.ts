@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
 import { Pool } from 'undici';
 
 /** One request a client repeats; answers the bytes it moved (upload or download) or throws. */
@@ -97,4 +100,35 @@ export async function expectStatus(
   if (res.statusCode !== status)
     throw new Error(`status ${res.statusCode}: ${Buffer.from(body).toString().slice(0, 200)}`);
   return body;
+}
+
+/** A port free on loopback right now, for a server the bench starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * Re-runs the calling script on core 1, so that the servers it starts can have core 0 to themselves, and
+ * returns the command prefix that pins a server to core 0. On one core (or without taskset) nothing is pinned.
+ */
+export function pinning(): { server: string[]; pinned: boolean } {
+  if (process.env.BENCH_PINNED) return { server: ['taskset', '-c', '0'], pinned: true };
+  const twoCores = os.cpus().length >= 2;
+  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  if (!twoCores || !taskset) return { server: [], pinned: false };
+  const child = spawnSync(
+    'taskset',
+    ['-c', '1', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_PINNED: '1' },
+    },
+  );
+  process.exit(child.status ?? 1);
 }

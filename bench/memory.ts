@@ -4,15 +4,14 @@
  * /proc/<pid>/status (VmRSS sampled every 10 ms, VmHWM for the peak). The server runs on core 0 and this
  * client on core 1 when the machine has two. Prints the numbers and writes bench/results/memory.json.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool, request } from 'undici';
 import { largePhoto } from './fixtures';
-import { MULTIPART_TYPE, expectStatus, multipart } from './load';
+import { MULTIPART_TYPE, expectStatus, freePort, multipart, pinning } from './load';
 
 const ROOT = path.resolve(__dirname, '..');
 const UPLOADS = Number(process.env.MEMORY_UPLOADS ?? 50);
@@ -26,25 +25,9 @@ function status(pid: number): Record<string, number> {
 }
 
 async function main() {
-  const pinned = os.cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  if (pinned && !process.env.BENCH_PINNED) {
-    const child = spawnSync(
-      'taskset',
-      ['-c', '1', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
-      {
-        stdio: 'inherit',
-        env: { ...process.env, BENCH_PINNED: '1' },
-      },
-    );
-    process.exit(child.status ?? 1);
-  }
+  const { pinned } = pinning();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-memory-'));
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const command = [...(pinned ? ['taskset', '-c', '0'] : []), process.execPath, 'dist/src/main.js'];
   const server = spawn(command[0], command.slice(1), {
     cwd: ROOT,

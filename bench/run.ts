@@ -16,45 +16,26 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { benchPhoto } from './fixtures';
-import { MULTIPART_TYPE, expectStatus, multipart, runCell, type CellResult, type Job } from './load';
+import {
+  MULTIPART_TYPE,
+  expectStatus,
+  freePort,
+  multipart,
+  pinning,
+  runCell,
+  type CellResult,
+  type Job,
+} from './load';
 
 const ROOT = path.resolve(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = [1, 8, 32];
 const CLIENTS = Math.max(...CONCURRENCY);
-
-/** Re-runs this script on core 1 so that the servers can have core 0 to themselves. */
-function pinning(): { server: string[]; pinned: boolean } {
-  if (process.env.BENCH_PINNED) return { server: ['taskset', '-c', '0'], pinned: true };
-  const twoCores = os.cpus().length >= 2;
-  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  if (!twoCores || !taskset) return { server: [], pinned: false };
-  const child = spawnSync(
-    'taskset',
-    ['-c', '1', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, BENCH_PINNED: '1' },
-    },
-  );
-  process.exit(child.status ?? 1);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Server {
   name: string;
