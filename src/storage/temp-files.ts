@@ -32,10 +32,6 @@ export class TempFiles {
     return path.join(this.dir, `${HOST}.${process.pid}.${crypto.randomBytes(8).toString('hex')}.part`);
   }
 
-  async remove(file: string): Promise<void> {
-    await fs.promises.rm(file, { force: true });
-  }
-
   /** Removes abandoned temporary files; returns how many. */
   async sweep(idleMs: number, now = Date.now()): Promise<number> {
     let removed = 0;

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors';
+import { AppError, errors } from '../../errors';
 import type { AppMiddleware } from '../context';
 
 const CODES_BY_STATUS: Record<number, string> = {
@@ -10,14 +10,13 @@ const CODES_BY_STATUS: Record<number, string> = {
   415: 'unsupported_content_type',
 };
 
-/** Lets through an error thrown by Koa or its parsers that is meant for the client (a 4xx with expose). */
+/**
+ * Lets through an error thrown by Koa or a library that is meant for the client (a 4xx with expose). The JSON
+ * body parser's own errors never get here: its onError (src/http/app.ts) maps them.
+ */
 function clientError(err: unknown): AppError | null {
-  const e = err as { status?: number; expose?: boolean; type?: string };
+  const e = err as { status?: number; expose?: boolean };
   if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500 || !e.expose) return null;
-  if (e.status === 400 && /json/i.test(String((err as Error).message))) {
-    return new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
-  }
-  if (e.status === 413) return new AppError(413, 'payload_too_large', 'The request body is too large.');
   return new AppError(e.status, CODES_BY_STATUS[e.status] ?? 'bad_request', (err as Error).message);
 }
 
@@ -28,8 +27,7 @@ function clientError(err: unknown): AppError | null {
 export const renderErrors: AppMiddleware = async (ctx, next) => {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined)
-      throw new AppError(404, 'not_found', 'There is no such route.');
+    if (ctx.status === 404 && ctx.body === undefined) throw errors.notFound();
   } catch (err) {
     const known = err instanceof AppError ? err : clientError(err);
     if (known) {
