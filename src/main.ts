@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   // Before migrating: a push provider whose settings do not work stops the start (ConfigError).
   const services = createServices(config, db, logger);
   if (config.database.migrateOnStart) await migrate(db, logger);
+  await services.limiters.ready();
   services.outbox.start();
   const server = http.createServer(createApp(services).callback());
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).

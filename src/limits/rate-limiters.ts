@@ -20,6 +20,8 @@ export interface Limiters {
   registerPerIp: Limiter | null;
   sendPerUser: Limiter | null;
   sendPerIp: Limiter | null;
+  /** Waits (up to timeoutMs) for the shared store's connection, so the first requests are counted there. */
+  ready(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,23 @@ export function createLimiters(config: Config, db: Db, logger: Logger): Limiters
     registerPerIp: make('register_ip', config.rateLimits.registerPerIp),
     sendPerUser: make('send_user', config.rateLimits.sendPerUser),
     sendPerIp: make('send_ip', config.rateLimits.sendPerIp),
+    async ready(timeoutMs = 5000) {
+      if (!redis || redis.status === 'ready') return;
+      // Until the connection is up, commands fail at once and every instance would count on its own.
+      const connected = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!connected) {
+        logger.warn(
+          { event: 'rate_limit.redis_not_ready', timeout_ms: timeoutMs },
+          'redis is not reachable yet; counting in memory until it is',
+        );
+      }
+    },
     async close() {
       redis?.disconnect();
     },

@@ -125,6 +125,7 @@ export async function startTestApp(
   const db = createDb(config.database);
   await db.migrate.latest();
   const services = createServices(config, db, logger, { now: options.now, random: options.random });
+  await services.limiters.ready();
   if (options.startWorker) services.outbox.start();
   const server = http.createServer(createApp(services).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
