@@ -36,6 +36,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = [1, 8, 32];
 const CLIENTS = Math.max(...CONCURRENCY);
+/** BENCH_ONLY=send,download,trip,examine runs only those parts (while working on one of them). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'send,download,trip,examine').split(','));
 
 interface Server {
   name: string;
@@ -318,9 +320,11 @@ async function main() {
         if (row.dir) await dropStoredFiles(row.dir);
       }
     };
-    process.stderr.write('sends\n');
-    await warmUp(sendRows);
-    await run('send', sendRows, ROUNDS, SECONDS);
+    if (ONLY.has('send')) {
+      process.stderr.write('sends\n');
+      await warmUp(sendRows);
+      await run('send', sendRows, ROUNDS, SECONDS);
+    }
 
     // After the send cells, which drop stored files: one stored copy of the photo per client to download.
     const keys: string[] = [];
@@ -373,11 +377,21 @@ async function main() {
         concurrency: CONCURRENCY,
       },
     ];
-    process.stderr.write('downloads\n');
-    await warmUp(downloadRows);
-    await run('download', downloadRows, ROUNDS, SECONDS);
-    process.stderr.write('round trips\n');
-    await run('roundTrip', tripRows, ROUNDS, SECONDS);
+    if (ONLY.has('download')) {
+      process.stderr.write('downloads\n');
+      await warmUp(downloadRows);
+      await run('download', downloadRows, ROUNDS, SECONDS);
+    }
+    if (ONLY.has('trip')) {
+      process.stderr.write('round trips\n');
+      await run('roundTrip', tripRows, ROUNDS, SECONDS);
+    }
+    if (!ONLY.has('send') || !ONLY.has('download') || !ONLY.has('trip') || !ONLY.has('examine')) {
+      process.stdout.write(
+        `${JSON.stringify({ send: mapCells(results.send), download: mapCells(results.download), roundTrip: mapCells(results.roundTrip) }, null, 1)}\n`,
+      );
+      return;
+    }
 
     process.stderr.write('examination alone\n');
     const [bin, ...args] = [

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import type BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import type { Config } from '../config';
 import { MigrationSource } from './migration-source';
@@ -24,24 +25,22 @@ export function knexConfig(database: Config['database']): Knex.Config {
     };
   }
   return {
-    client: 'sqlite3',
+    client: 'better-sqlite3',
     connection: { filename: database.sqliteFile },
     useNullAsDefault: true,
     // One connection: SQLite serialises writers anyway, and one connection never meets SQLITE_BUSY.
     pool: {
       min: 1,
       max: 1,
-      afterCreate(
-        conn: { run(sql: string, cb: (err: Error | null) => void): void },
-        done: (err: Error | null, c: unknown) => void,
-      ) {
-        conn.run('PRAGMA journal_mode = WAL', (e1) => {
-          if (e1) return done(e1, conn);
-          conn.run('PRAGMA foreign_keys = ON', (e2) => {
-            if (e2) return done(e2, conn);
-            conn.run('PRAGMA synchronous = NORMAL', (e3) => done(e3, conn));
-          });
-        });
+      afterCreate(conn: BetterSqlite3.Database, done: (err: Error | null, c: unknown) => void) {
+        try {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('synchronous = NORMAL');
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
       },
     },
     migrations,
@@ -56,5 +55,8 @@ export function createDb(database: Config['database']): Db {
 /** True when a write failed on a unique constraint, in SQLite or PostgreSQL. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; message?: string };
-  return e?.code === '23505' || (e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/i.test(e.message ?? ''));
+  return (
+    e?.code === '23505' ||
+    (e?.code?.startsWith('SQLITE_CONSTRAINT') === true && /UNIQUE/i.test(e.message ?? ''))
+  );
 }

@@ -1,8 +1,11 @@
 import type { Readable } from 'node:stream';
 
 export interface StoredBlob {
-  stream: Readable;
   size: number;
+  /** The whole blob when it was small enough to read in one go (the cheapest to send), else a stream of it. */
+  body: Buffer | Readable;
+  /** Frees the blob's share of the store's read-ahead budget: call once its response has ended or failed. */
+  release(): void;
 }
 
 export interface BlobListing {
@@ -19,7 +22,7 @@ export interface BlobStore {
   readonly kind: string;
   /** Moves a finished temporary file into the store under key. The temporary file is gone afterwards. */
   putFile(key: string, tempPath: string, contentType: string): Promise<void>;
-  /** Opens the blob for streaming, or null when there is none under key. */
+  /** Opens the blob to send, or null when there is none under key. */
   open(key: string): Promise<StoredBlob | null>;
   /** Removes the blob; removing one that does not exist is not an error. */
   delete(key: string): Promise<void>;

@@ -5,13 +5,34 @@ import { assertBlobKey, BLOB_KEY, type BlobListing, type BlobStore, type StoredB
 
 const DOWNLOAD_CHUNK = 256 * 1024;
 
+export interface ReadLimits {
+  /** Files up to this size are read whole in one call and sent from memory: far cheaper than a stream. */
+  wholeFileMax: number;
+  /** At most this many bytes are held read whole at once, over all downloads; beyond it files stream. */
+  budget: number;
+}
+
+const DEFAULT_READ_LIMITS: ReadLimits = { wholeFileMax: 1024 * 1024, budget: 64 * 1024 * 1024 };
+const noop = () => undefined;
+
 /** Files under one folder, sharded by the key's first two characters: uploads/ab/ab12...ef. */
 export class LocalBlobStore implements BlobStore {
   readonly kind = 'local';
   /** Shard folders known to exist: one mkdir per folder, not one per photo. */
   private readonly shards = new Set<string>();
 
-  constructor(private readonly root: string) {}
+  /** Bytes of files read whole whose responses have not ended yet. */
+  private held = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly limits: ReadLimits = DEFAULT_READ_LIMITS,
+  ) {}
+
+  /** Bytes currently held by downloads read whole (for the tests of the budget). */
+  get heldBytes(): number {
+    return this.held;
+  }
 
   pathFor(key: string): string {
     assertBlobKey(key);
@@ -42,10 +63,36 @@ export class LocalBlobStore implements BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    // Stat the open descriptor: a delete racing this download cannot change what is streamed.
-    const { size } = await handle.stat();
-    // Photos are a few hundred KB: read them in a few large chunks rather than many 64 KB ones.
-    return { stream: handle.createReadStream({ highWaterMark: DOWNLOAD_CHUNK }), size };
+    // Stat the open descriptor: a delete racing this download cannot change what is sent.
+    const { size } = await handle.stat().catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+    if (size > this.limits.wholeFileMax || this.held + size > this.limits.budget) {
+      // Large files, or many at once: stream in a few large chunks rather than many 64 KB ones.
+      return { size, body: handle.createReadStream({ highWaterMark: DOWNLOAD_CHUNK }), release: noop };
+    }
+    this.held += size;
+    let released = false;
+    const release = () => {
+      if (!released) this.held -= size;
+      released = true;
+    };
+    try {
+      const bytes = Buffer.allocUnsafe(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+        if (bytesRead === 0) throw new Error(`${key} is shorter than its size`);
+        filled += bytesRead;
+      }
+      return { size, body: bytes, release };
+    } catch (err) {
+      release();
+      throw err;
+    } finally {
+      await handle.close();
+    }
   }
 
   async delete(key: string): Promise<void> {

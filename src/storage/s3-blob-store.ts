@@ -67,7 +67,7 @@ export class S3BlobStore implements BlobStore {
       const res = await this.s3.send(
         new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.objectName(key) }),
       );
-      return { stream: res.Body as Readable, size: Number(res.ContentLength) };
+      return { body: res.Body as Readable, size: Number(res.ContentLength), release: () => undefined };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;

@@ -66,7 +66,8 @@ export function messageRoutes(services: Services): Router<AppState> {
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.type = download.message.filetype;
     ctx.length = download.size;
-    ctx.body = download.stream;
+    ctx.res.once('close', download.release);
+    ctx.body = download.body;
   });
 
   router.delete('/v1/messages/:message_key', auth, async (ctx) => {
