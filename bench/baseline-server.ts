@@ -1,7 +1,9 @@
 /**
  * The bench's ceiling for the HTTP path: a bare node:http server that streams the same multipart upload
  * to disk with busboy (temporary file, then rename, as pushpic does) and serves a stored file back with
- * Content-Type and Content-Length. No auth, no database, no image checks.
+ * Content-Type and Content-Length, two ways: streamed (/files/, the usual idiom) and read whole in one call
+ * then sent from memory (/whole/, what pushpic does with files up to 1 MiB). No auth, no database, no
+ * image checks.
  *
  *   PORT=... DIR=... node -r ts-node/register/transpile-only bench/baseline-server.ts
  */
@@ -67,9 +69,23 @@ async function download(name: string, res: http.ServerResponse) {
   pipeline(handle.createReadStream(), res, () => undefined);
 }
 
+async function downloadWhole(name: string, res: http.ServerResponse) {
+  if (!/^[0-9a-f]{32}$/.test(name)) return answer(res, 404, { error: 'not_found' });
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(path.join(dir, name));
+  } catch {
+    return answer(res, 404, { error: 'not_found' });
+  }
+  res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': bytes.length });
+  res.end(bytes);
+}
+
 const server = http.createServer((req, res) => {
   if (req.method === 'POST' && req.url === '/upload') return upload(req, res);
   if (req.method === 'GET' && req.url?.startsWith('/files/')) return void download(req.url.slice(7), res);
+  if (req.method === 'GET' && req.url?.startsWith('/whole/'))
+    return void downloadWhole(req.url.slice(7), res);
   answer(res, 404, { error: 'not_found' });
 });
 server.listen(Number(process.env.PORT ?? 3001), '127.0.0.1');

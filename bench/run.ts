@@ -356,17 +356,26 @@ async function main() {
         ),
       ).toString(),
     ).name as string;
-    const baselineDownload: Job = async (pool) => {
-      const res = await pool.request({ method: 'GET', path: `/files/${baselineFile}` });
-      return (await expectStatus(res, 200)).byteLength;
-    };
+    const baselineDownload =
+      (route: string): Job =>
+      async (pool) => {
+        const res = await pool.request({ method: 'GET', path: `/${route}/${baselineFile}` });
+        return (await expectStatus(res, 200)).byteLength;
+      };
 
     const downloadRows: Row[] = [
       {
-        name: 'node:http baseline',
+        name: 'node:http streamed',
         origin: baseline.origin,
         pid: baseline.process.pid!,
-        job: baselineDownload,
+        job: baselineDownload('files'),
+        concurrency: CONCURRENCY,
+      },
+      {
+        name: 'node:http read whole',
+        origin: baseline.origin,
+        pid: baseline.process.pid!,
+        job: baselineDownload('whole'),
         concurrency: CONCURRENCY,
       },
       {
@@ -429,9 +438,14 @@ async function main() {
             compare(results.send[o.key], results.send['busboy baseline']),
           ]),
         ),
+        // The target: against the bare server sending files the way pushpic does (read whole).
         'download pushpic vs node:http': compare(
           results.download.pushpic,
-          results.download['node:http baseline'],
+          results.download['node:http read whole'],
+        ),
+        'download pushpic vs node:http streamed': compare(
+          results.download.pushpic,
+          results.download['node:http streamed'],
         ),
         'strip on/off, preview on': compare(results.send['strip+preview'], results.send.preview),
         'strip on/off, preview off': compare(results.send.strip, results.send.plain),
@@ -543,6 +557,13 @@ function table(r: Report): string {
     r.download,
     (n) => n,
     (n) => r.comparisons[`download ${n} vs node:http`],
+  );
+  out.push(
+    `${pad('  vs node:http streamed', 26)}${CONCURRENCY.map((c) => {
+      const v = r.comparisons['download pushpic vs node:http streamed'][c];
+      return pad(`[${pct(v.throughput)}, ${pct(v.cpu)}]`, 36);
+    }).join('')}`,
+    '',
   );
   for (const [name, byC] of Object.entries(r.roundTrip))
     for (const [c, v] of Object.entries(byC))

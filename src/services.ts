@@ -120,7 +120,7 @@ export function createServices(
     outbox,
     registerUser: registerUser(users, now),
     authenticate: authenticate(users),
-    sendMessage: sendMessage({ db, users, messages, blobs, outbox, media, logger }),
+    sendMessage: sendMessage({ users, messages, blobs, outbox, media, logger, now }),
     messages: messagesService({ messages, blobs, logger, now, ttlMs }),
     sweeper: sweeper({
       messages,

@@ -5,6 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import type { Config } from '../config';
 import { MigrationSource } from './migration-source';
+import { holdConnection } from './sqlite-lane';
 
 export type Db = Knex;
 
@@ -13,7 +14,10 @@ export type Db = Knex;
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /** The knex settings for a config: PostgreSQL when DATABASE_URL is set, else the embedded SQLite file. */
-export function knexConfig(database: Config['database']): Knex.Config {
+export function knexConfig(
+  database: Config['database'],
+  onSqliteConnection?: (conn: BetterSqlite3.Database) => void,
+): Knex.Config {
   const migrations: Knex.MigratorConfig = { migrationSource: new MigrationSource() };
   if (database.url) {
     return {
@@ -37,6 +41,7 @@ export function knexConfig(database: Config['database']): Knex.Config {
           conn.pragma('journal_mode = WAL');
           conn.pragma('foreign_keys = ON');
           conn.pragma('synchronous = NORMAL');
+          onSqliteConnection?.(conn);
           done(null, conn);
         } catch (err) {
           done(err as Error, conn);
@@ -49,7 +54,9 @@ export function knexConfig(database: Config['database']): Knex.Config {
 
 export function createDb(database: Config['database']): Db {
   if (!database.url) fs.mkdirSync(path.dirname(database.sqliteFile), { recursive: true });
-  return knexFactory(knexConfig(database));
+  // The hot statements' lane (sqlite-lane.ts) runs on knex's own SQLite connection.
+  const db: Db = knexFactory(knexConfig(database, (conn) => holdConnection(db, conn)));
+  return db;
 }
 
 /** True when a write failed on a unique constraint, in SQLite or PostgreSQL. */

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db } from './knex';
+import { newJobRow } from './push-jobs-repository';
+import { sqliteLane } from './sqlite-lane';
 
 export interface Message {
   messageId: number;
@@ -61,39 +63,83 @@ export function toMessage(row: MessageRow): Message {
   };
 }
 
+const MESSAGE_COLUMNS = [
+  'sender_uid',
+  'receiver_uid',
+  'message_key',
+  'send_time',
+  'exist',
+  'filetype',
+  'size',
+  'width',
+  'height',
+  'blurhash',
+  'client_msg_id',
+];
+const JOB_COLUMNS = Object.keys(newJobRow(0, 0));
+const insertSql = (table: string, columns: string[]) =>
+  `insert into ${table} (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`;
+/** The SQLite lane's statements of insertWithPushJob (named parameters). */
+const INSERT_MESSAGE = `${insertSql('messages', MESSAGE_COLUMNS)} returning id`;
+const INSERT_PUSH_JOB = insertSql('push_jobs', JOB_COLUMNS);
+
 export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt'>;
 export type MessagesRepository = ReturnType<typeof messagesRepository>;
 
 export function messagesRepository(db: Db) {
   const messages = (trx: Knex | Knex.Transaction = db) => trx<MessageRow>('messages');
   return {
-    async insert(m: NewMessage, trx?: Knex.Transaction): Promise<Message> {
-      const [row] = await messages(trx)
-        .insert({
-          sender_uid: m.senderUid,
-          receiver_uid: m.receiverUid,
-          message_key: m.messageKey,
-          send_time: m.sendTime,
-          exist: true,
-          filetype: m.filetype,
-          size: m.size,
-          width: m.width,
-          height: m.height,
-          blurhash: m.blurhash,
-          client_msg_id: m.clientMsgId,
-        })
-        .returning('id');
-      const messageId = typeof row === 'object' ? row.id : Number(row);
+    /**
+     * Inserts a new message together with its push job, due at `now`, in one transaction: a stored message
+     * always gets its push (the outbox sends it).
+     */
+    async insertWithPushJob(m: NewMessage, now: number): Promise<Message> {
+      const row = {
+        sender_uid: m.senderUid,
+        receiver_uid: m.receiverUid,
+        message_key: m.messageKey,
+        send_time: m.sendTime,
+        exist: true,
+        filetype: m.filetype,
+        size: m.size,
+        width: m.width,
+        height: m.height,
+        blurhash: m.blurhash,
+        client_msg_id: m.clientMsgId,
+      };
+      const lane = sqliteLane(db);
+      const messageId = lane
+        ? lane.transaction(() => {
+            const { id } = lane.get<{ id: number }>(INSERT_MESSAGE, { ...row, exist: 1 })!;
+            lane.run(INSERT_PUSH_JOB, newJobRow(id, now));
+            return id;
+          })
+        : await db.transaction(async (trx) => {
+            const [inserted] = await messages(trx).insert(row).returning('id');
+            const id = typeof inserted === 'object' ? inserted.id : Number(inserted);
+            await trx('push_jobs').insert(newJobRow(id, now));
+            return id;
+          });
       return { ...m, messageId, exist: true, deletedAt: null, expiredAt: null };
     },
 
     async findByKey(messageKey: string): Promise<Message | undefined> {
-      const row = await messages().where({ message_key: messageKey }).first();
+      const lane = sqliteLane(db);
+      const row = lane
+        ? lane.get<MessageRow>('select * from messages where message_key = ?', messageKey)
+        : await messages().where({ message_key: messageKey }).first();
       return row && toMessage(row);
     },
 
     async findByClientMsgId(senderUid: number, clientMsgId: string): Promise<Message | undefined> {
-      const row = await messages().where({ sender_uid: senderUid, client_msg_id: clientMsgId }).first();
+      const lane = sqliteLane(db);
+      const row = lane
+        ? lane.get<MessageRow>(
+            'select * from messages where sender_uid = ? and client_msg_id = ?',
+            senderUid,
+            clientMsgId,
+          )
+        : await messages().where({ sender_uid: senderUid, client_msg_id: clientMsgId }).first();
       return row && toMessage(row);
     },
 

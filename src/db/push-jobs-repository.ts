@@ -84,6 +84,12 @@ export interface OutboxStats {
 
 export type PushJobsRepository = ReturnType<typeof pushJobsRepository>;
 
+/** A new message's push job, due now (messages-repository's insertWithPushJob writes it with the message). */
+export function newJobRow(messageId: number, now: number) {
+  const state: PushJobState = 'pending';
+  return { message_id: messageId, state, due_at: now, attempts: 0, created_at: now, updated_at: now };
+}
+
 export function pushJobsRepository(db: Db) {
   const jobs = (trx: Knex | Knex.Transaction = db) => trx<PushJobRow>('push_jobs');
   // SKIP LOCKED lets several processes claim side by side on PostgreSQL; SQLite has one writer anyway.
@@ -91,18 +97,6 @@ export function pushJobsRepository(db: Db) {
   const clip = (text: string) => (text.length > 500 ? `${text.slice(0, 499)}…` : text);
 
   return {
-    /** The message's push job, due now. Runs inside the transaction that inserts the message. */
-    async enqueue(messageId: number, now: number, trx: Knex.Transaction): Promise<void> {
-      await jobs(trx).insert({
-        message_id: messageId,
-        state: 'pending',
-        due_at: now,
-        attempts: 0,
-        created_at: now,
-        updated_at: now,
-      });
-    },
-
     /** Claims up to `limit` due jobs (pending ones due, and sending ones whose lease ran out) for a lease. */
     claim(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
       return db.transaction(async (trx) => {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './knex';
+import { sqliteLane } from './sqlite-lane';
 
 export interface User {
   uid: number;
@@ -63,13 +64,20 @@ export function usersRepository(db: Db) {
       return typeof row === 'object' ? row.id : Number(row);
     },
 
+    // Every authenticated request makes one of these two lookups.
     async findByPhoneHash(hash: string): Promise<UserWithSecret | undefined> {
-      const row = await users().where({ phone_hash: hash }).first();
+      const lane = sqliteLane(db);
+      const row = lane
+        ? lane.get<UserRow>('select * from users where phone_hash = ?', hash)
+        : await users().where({ phone_hash: hash }).first();
       return row && toUser(row);
     },
 
     async findById(uid: number): Promise<UserWithSecret | undefined> {
-      const row = await users().where({ id: uid }).first();
+      const lane = sqliteLane(db);
+      const row = lane
+        ? lane.get<UserRow>('select * from users where id = ?', uid)
+        : await users().where({ id: uid }).first();
       return row && toUser(row);
     },
 

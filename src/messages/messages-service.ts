@@ -39,7 +39,7 @@ export function messagesService({ messages, blobs, logger, now, ttlMs }: Message
       const message = await own(caller, messageKey);
       if (message.expiredAt !== null || (message.exist && pastTtl(message))) throw errors.expired();
       if (!message.exist) throw errors.gone();
-      const blob = await blobs.open(message.messageKey);
+      const blob = await blobs.open(message.messageKey, message.size);
       if (!blob) {
         // Sends store the file before the row and deletes drop the row before the file, so no crash leaves
         // a live row without its file; only damage outside pushpic does. Stop listing it.

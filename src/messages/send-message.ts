@@ -1,5 +1,5 @@
 import { errors } from '../errors';
-import { isUniqueViolation, type Db } from '../db/knex';
+import { isUniqueViolation } from '../db/knex';
 import type { Message, MessagesRepository } from '../db/messages-repository';
 import type { User, UsersRepository } from '../db/users-repository';
 import type { Media, ReceivedImage } from '../images/media';
@@ -15,6 +15,8 @@ export interface ReceivedUpload {
   size: number;
   /** What the media module learned while the bytes streamed in. */
   image: ReceivedImage;
+  /** Set once the file has been moved into the blob store: no temporary file is left to remove. */
+  moved?: boolean;
 }
 
 export interface SendInput {
@@ -33,11 +35,12 @@ export interface SendResult {
 }
 
 export interface SendMessageDeps {
-  db: Db;
   users: UsersRepository;
   messages: MessagesRepository;
   blobs: BlobStore;
-  outbox: Pick<PushOutbox, 'enqueue' | 'wake'>;
+  outbox: Pick<PushOutbox, 'wake'>;
+  /** The clock the push job is due by (the outbox's). */
+  now: () => number;
   media: Media;
   logger: Logger;
 }
@@ -48,7 +51,7 @@ export interface SendMessageDeps {
  * without its row; the caller owns (and removes) the temporary file.
  */
 export function sendMessage(deps: SendMessageDeps) {
-  const { db, users, messages, blobs, outbox, media } = deps;
+  const { users, messages, blobs, outbox, media, now } = deps;
 
   async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
     return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
@@ -66,26 +69,23 @@ export function sendMessage(deps: SendMessageDeps) {
 
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
     await blobs.putFile(messageKey, upload.tempPath, image.mime);
+    upload.moved = true;
     try {
-      const message = await db.transaction(async (trx) => {
-        const inserted = await messages.insert(
-          {
-            senderUid: sender.uid,
-            receiverUid,
-            messageKey,
-            sendTime: receivedAt,
-            filetype: image.mime,
-            size: image.size,
-            width: image.width,
-            height: image.height,
-            blurhash: image.blurhash,
-            clientMsgId,
-          },
-          trx,
-        );
-        await outbox.enqueue(inserted.messageId, trx);
-        return inserted;
-      });
+      const message = await messages.insertWithPushJob(
+        {
+          senderUid: sender.uid,
+          receiverUid,
+          messageKey,
+          sendTime: receivedAt,
+          filetype: image.mime,
+          size: image.size,
+          width: image.width,
+          height: image.height,
+          blurhash: image.blurhash,
+          clientMsgId,
+        },
+        now(),
+      );
       return { message, created: true };
     } catch (err) {
       await blobs.delete(messageKey);

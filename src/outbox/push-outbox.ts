@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
-import type { Knex } from 'knex';
 import type { PushConfig } from '../config';
 import type { Db } from '../db/knex';
 import type { ClaimedJob, JobResult, PushJobsRepository } from '../db/push-jobs-repository';
@@ -29,7 +28,7 @@ export interface PushOutboxDeps {
 const SEND_CONCURRENCY = 8;
 
 /**
- * The durable push outbox. sendMessage writes a job in the message's transaction (enqueue); the worker
+ * The durable push outbox. sendMessage writes a job in the message's transaction (insertWithPushJob); the worker
  * claims due jobs for a lease, pushes them and records each outcome: sent, pending again after a back-off,
  * failed for good, or skipped. A job whose worker died is claimed again when its lease runs out.
  *
@@ -49,11 +48,6 @@ export class PushOutbox {
 
   constructor(private readonly d: PushOutboxDeps) {
     this.random = d.random ?? Math.random;
-  }
-
-  /** Writes the push job of a new message, inside the transaction that inserts it. */
-  enqueue(messageId: number, trx: Knex.Transaction): Promise<void> {
-    return this.d.jobs.enqueue(messageId, this.d.now(), trx);
   }
 
   /** A job was committed: push it now rather than at the next poll. */

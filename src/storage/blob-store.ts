@@ -22,8 +22,8 @@ export interface BlobStore {
   readonly kind: string;
   /** Moves a finished temporary file into the store under key. The temporary file is gone afterwards. */
   putFile(key: string, tempPath: string, contentType: string): Promise<void>;
-  /** Opens the blob to send, or null when there is none under key. */
-  open(key: string): Promise<StoredBlob | null>;
+  /** Opens the blob to send, or null when there is none under key. expectedSize: what its row records. */
+  open(key: string, expectedSize?: number): Promise<StoredBlob | null>;
   /** Removes the blob; removing one that does not exist is not an error. */
   delete(key: string): Promise<void>;
   /** Every stored blob, in no particular order (for the reconciler). */

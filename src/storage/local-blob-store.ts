@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { assertBlobKey, BLOB_KEY, type BlobListing, type BlobStore, type StoredBlob } from './blob-store';
 
 const DOWNLOAD_CHUNK = 256 * 1024;
@@ -14,6 +15,13 @@ export interface ReadLimits {
 
 const DEFAULT_READ_LIMITS: ReadLimits = { wholeFileMax: 1024 * 1024, budget: 64 * 1024 * 1024 };
 const noop = () => undefined;
+const openFile = promisify(fs.open);
+const closeFile = promisify(fs.close);
+const fstat = promisify(fs.fstat);
+const readAt = (fd: number, buffer: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) =>
+    fs.read(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+  );
 
 /** Files under one folder, sharded by the key's first two characters: uploads/ab/ab12...ef. */
 export class LocalBlobStore implements BlobStore {
@@ -55,43 +63,68 @@ export class LocalBlobStore implements BlobStore {
     await fs.promises.rename(tempPath, target);
   }
 
-  async open(key: string): Promise<StoredBlob | null> {
-    let handle: fs.promises.FileHandle;
+  async open(key: string, expectedSize?: number): Promise<StoredBlob | null> {
+    let fd: number;
     try {
-      handle = await fs.promises.open(this.pathFor(key), 'r');
+      fd = await openFile(this.pathFor(key), 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    // Stat the open descriptor: a delete racing this download cannot change what is sent.
-    const { size } = await handle.stat().catch(async (err: unknown) => {
-      await handle.close();
-      throw err;
-    });
-    if (size > this.limits.wholeFileMax || this.held + size > this.limits.budget) {
-      // Large files, or many at once: stream in a few large chunks rather than many 64 KB ones.
-      return { size, body: handle.createReadStream({ highWaterMark: DOWNLOAD_CHUNK }), release: noop };
+    // Everything below works on the open descriptor: a delete racing this download cannot change what
+    // is sent. Plain descriptors rather than FileHandles: cheaper per call.
+    let streamed: StoredBlob | null = null;
+    try {
+      if (expectedSize !== undefined) {
+        // The size the message's row records saves a stat: one read of a byte more than that finds a file
+        // of another size (a damaged store), which then takes the careful path below.
+        const whole = await this.readWhole(fd, expectedSize, expectedSize + 1);
+        if (whole) return whole;
+      }
+      const { size } = await fstat(fd);
+      const whole = await this.readWhole(fd, size, size);
+      if (whole) return whole;
+      // Large files, or many at once: streamed in a few large chunks rather than many 64 KB ones. The
+      // stream owns fd from here and closes it.
+      streamed = {
+        size,
+        body: fs.createReadStream('', { fd, highWaterMark: DOWNLOAD_CHUNK }),
+        release: noop,
+      };
+      return streamed;
+    } finally {
+      if (!streamed) await closeFile(fd);
     }
-    this.held += size;
+  }
+
+  /**
+   * The file read in one call when it is `size` bytes and fits the limits, its bytes held against the
+   * budget until release; null when it does not fit or turns out to be of another size.
+   */
+  private async readWhole(fd: number, size: number, readLength: number): Promise<StoredBlob | null> {
+    if (size > this.limits.wholeFileMax || this.held + readLength > this.limits.budget) return null;
+    this.held += readLength;
     let released = false;
     const release = () => {
-      if (!released) this.held -= size;
+      if (!released) this.held -= readLength;
       released = true;
     };
     try {
-      const bytes = Buffer.allocUnsafe(size);
+      const bytes = Buffer.allocUnsafe(readLength);
       let filled = 0;
-      while (filled < size) {
-        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
-        if (bytesRead === 0) throw new Error(`${key} is shorter than its size`);
-        filled += bytesRead;
+      while (filled < readLength) {
+        const read = await readAt(fd, bytes, filled, readLength - filled, filled);
+        if (read === 0) break;
+        filled += read;
       }
-      return { size, body: bytes, release };
+      if (filled !== size) {
+        release();
+        return null;
+      }
+      return { size, body: bytes.subarray(0, size), release };
     } catch (err) {
       release();
       throw err;
-    } finally {
-      await handle.close();
     }
   }
 

@@ -160,6 +160,34 @@ describe('messages: send, list, download, delete', () => {
     }
   });
 
+  it('stores nothing when the push job cannot be written: no row, no file, a 500 in JSON', async () => {
+    const db = t.services.db;
+    const before = await messageCount();
+    // A database that refuses push jobs: the message's insert must go back with the job's.
+    if (db.client.config.client === 'pg') {
+      await db.raw(`create function refuse_job() returns trigger language plpgsql as $$
+        begin raise exception 'no jobs today'; end $$`);
+      await db.raw(
+        'create trigger refuse_job before insert on push_jobs for each row execute function refuse_job()',
+      );
+    } else {
+      await db.raw(
+        "create trigger refuse_job before insert on push_jobs begin select raise(abort, 'no jobs today'); end",
+      );
+    }
+    try {
+      const sent = await sendPhoto(t.api, alice, bob, jpeg);
+      expect(sent.status).to.equal(500);
+      expect(sent.body.error).to.equal('internal_error');
+      expect(await messageCount()).to.equal(before);
+      await expectStorageConsistent();
+    } finally {
+      await db.raw('drop trigger refuse_job' + (db.client.config.client === 'pg' ? ' on push_jobs' : ''));
+      if (db.client.config.client === 'pg') await db.raw('drop function refuse_job()');
+    }
+    expect((await sendPhoto(t.api, alice, bob, jpeg)).status).to.equal(201);
+  });
+
   describe('client_msg_id', () => {
     it('returns the first message for a repeat, with one stored message and one push', async () => {
       await t.drainPushes();

@@ -55,24 +55,21 @@ const adminUrl = process.env.TEST_DATABASE_URL;
     const messages = messagesRepository(db);
     const jobs = pushJobsRepository(db);
     for (let i = 0; i < 300; i++) {
-      await db.transaction(async (trx) => {
-        const m = await messages.insert(
-          {
-            senderUid: uid,
-            receiverUid: uid,
-            messageKey: crypto.randomBytes(32).toString('hex'),
-            sendTime: i,
-            filetype: 'image/png',
-            size: 1,
-            width: 1,
-            height: 1,
-            blurhash: null,
-            clientMsgId: null,
-          },
-          trx,
-        );
-        await jobs.enqueue(m.messageId, Date.now(), trx);
-      });
+      await messages.insertWithPushJob(
+        {
+          senderUid: uid,
+          receiverUid: uid,
+          messageKey: crypto.randomBytes(32).toString('hex'),
+          sendTime: i,
+          filetype: 'image/png',
+          size: 1,
+          width: 1,
+          height: 1,
+          blurhash: null,
+          clientMsgId: null,
+        },
+        Date.now(),
+      );
     }
 
     const received: string[] = [];

@@ -67,6 +67,17 @@ describe('LocalBlobStore downloads', () => {
     expect(store.heldBytes).to.equal(0);
   });
 
+  it('sends the bytes on disk, with their real size, when the size its row records is wrong', async () => {
+    const data = await put(5, 800);
+    for (const recorded of [800, 799, 801, 5000]) {
+      const blob = (await store.open(key(5), recorded))!;
+      expect(blob.size).to.equal(800);
+      expect((await bytesOf(blob)).equals(data)).to.equal(true);
+      blob.release();
+    }
+    expect(store.heldBytes).to.equal(0);
+  });
+
   it('answers null for a key with no file', async () => {
     expect(await store.open(key(4))).to.equal(null);
   });

@@ -119,7 +119,8 @@ export function receiveUpload(tempFiles: TempFiles, maxBytes: number, receive: R
     try {
       await next();
     } finally {
-      await removeWritten(ctx.req);
+      // A sent photo's file has been moved away; any other ends with its temporary file removed.
+      if (!ctx.state.upload?.moved) await removeWritten(ctx.req);
     }
   };
 }

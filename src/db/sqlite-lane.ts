@@ -1,0 +1,64 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Db } from './knex';
+
+/**
+ * The hot statements' lane on SQLite: prepared once and run synchronously on knex's own (single)
+ * connection, skipping knex's query builder, its pool and its prepare-per-query, which cost more than
+ * the lookups themselves. On PostgreSQL there is no lane; the repositories use knex, whose cost is small
+ * beside a network round trip.
+ *
+ * The one rule that makes sharing the connection safe: on SQLite, no knex transaction stays open across an
+ * await while requests are served (a statement run here would land inside it). Every transaction that
+ * runs while serving takes the synchronous `transaction` below on SQLite.
+ */
+export class SqliteLane {
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(private readonly conn: BetterSqlite3.Database) {}
+
+  private prepared(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.conn.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  get<T>(sql: string, ...params: unknown[]): T | undefined {
+    return this.prepared(sql).get(...params) as T | undefined;
+  }
+
+  all<T>(sql: string, ...params: unknown[]): T[] {
+    return this.prepared(sql).all(...params) as T[];
+  }
+
+  /** Runs a write; answers how many rows it changed. */
+  run(sql: string, ...params: unknown[]): number {
+    return this.prepared(sql).run(...params).changes;
+  }
+
+  /** Runs fn in one transaction (BEGIN IMMEDIATE): all of it commits, or none of it when fn throws. */
+  transaction<T>(fn: () => T): T {
+    return this.conn.transaction(fn).immediate();
+  }
+}
+
+/** knex's SQLite connection, once its pool has made it, per Db. */
+const connections = new WeakMap<Db, { conn: BetterSqlite3.Database | null; lane: SqliteLane | null }>();
+
+/** Remembers the connection knex's pool made for db (called from the pool's afterCreate). */
+export function holdConnection(db: Db, conn: BetterSqlite3.Database): void {
+  connections.set(db, { conn, lane: null });
+}
+
+/**
+ * The lane of db: null on PostgreSQL, and on SQLite until knex has opened its connection (the first
+ * query, in practice the migrations, does).
+ */
+export function sqliteLane(db: Db): SqliteLane | null {
+  const held = connections.get(db);
+  if (!held?.conn || !held.conn.open) return null;
+  held.lane ??= new SqliteLane(held.conn);
+  return held.lane;
+}
