@@ -95,9 +95,7 @@ export function createServices(
   const pushProvider = createPushProvider(config, logger, now);
   const pushJobs = pushJobsRepository(db);
   const outbox = new PushOutbox({
-    db,
     jobs: pushJobs,
-    users,
     provider: instrumented(pushProvider, metrics),
     logger: logger.child({ component: 'push' }),
     settings: config.push,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './knex';
+import { sqliteLane } from './sqlite-lane';
 import { toMessage, type Message, type MessageRow } from './messages-repository';
 
 /**
@@ -84,6 +85,62 @@ export interface OutboxStats {
 
 export type PushJobsRepository = ReturnType<typeof pushJobsRepository>;
 
+/** A cid the provider called dead while pushing a job (users.cid_invalid_at records it). */
+export interface DeadCid {
+  jobId: number;
+  uid: number;
+  cid: string;
+}
+
+type ClaimRow = MessageRow & {
+  job_id: number;
+  job_attempts: number;
+  sender_region: string;
+  sender_phone_hash: string;
+  sender_nickname: string;
+  receiver_cid: string;
+  receiver_cid_invalid_at: number | string | null;
+};
+
+const CLAIM_COLUMNS = [
+  'j.id as job_id',
+  'j.attempts as job_attempts',
+  's.region_num as sender_region',
+  's.phone_hash as sender_phone_hash',
+  's.nickname as sender_nickname',
+  'r.cid as receiver_cid',
+  'r.cid_invalid_at as receiver_cid_invalid_at',
+];
+
+function toClaimed(r: ClaimRow, owner: string): ClaimedJob {
+  return {
+    jobId: Number(r.job_id),
+    attempt: Number(r.job_attempts),
+    leaseOwner: owner,
+    message: toMessage(r),
+    sender: { regionNum: r.sender_region, phoneHash: r.sender_phone_hash, nickname: r.sender_nickname },
+    receiver: {
+      uid: r.receiver_uid,
+      cid: r.receiver_cid,
+      cidInvalidAt: r.receiver_cid_invalid_at == null ? null : Number(r.receiver_cid_invalid_at),
+    },
+  };
+}
+
+// The SQLite lane's statements of claim and record (a JSON array binds a list of ids).
+const LANE_DUE = `select id from push_jobs where state in ('pending', 'sending') and due_at <= ?
+  order by due_at, id limit ?`;
+const LANE_LEASE = `update push_jobs set state = 'sending', due_at = @until, lease_owner = @owner,
+  attempts = attempts + 1, updated_at = @now where id in (select value from json_each(@ids))`;
+const LANE_CLAIMED = `select m.*, ${CLAIM_COLUMNS.join(', ')} from push_jobs j
+  join messages m on m.id = j.message_id join users s on s.id = m.sender_uid join users r on r.id = m.receiver_uid
+  where j.id in (select value from json_each(?)) order by j.id`;
+const LANE_RECORD = `update push_jobs set state = @state, due_at = @due_at, lease_owner = null, provider = @provider,
+  task_id = @task_id, last_error = @last_error, updated_at = @updated_at, finished_at = @finished_at
+  where id = @id and state = 'sending' and lease_owner = @owner`;
+const LANE_CID_INVALID =
+  'update users set cid_invalid_at = ? where id = ? and cid = ? and cid_invalid_at is null';
+
 /** A new message's push job, due now (messages-repository's insertWithPushJob writes it with the message). */
 export function newJobRow(messageId: number, now: number) {
   const state: PushJobState = 'pending';
@@ -98,8 +155,19 @@ export function pushJobsRepository(db: Db) {
 
   return {
     /** Claims up to `limit` due jobs (pending ones due, and sending ones whose lease ran out) for a lease. */
-    claim(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
-      return db.transaction(async (trx) => {
+    async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
+      const lease = { owner, until: now + leaseMs, now };
+      const lane = sqliteLane(db);
+      if (lane) {
+        const rows = lane.transaction(() => {
+          const ids = JSON.stringify(lane.all<{ id: number }>(LANE_DUE, now, limit).map((r) => r.id));
+          if (ids === '[]') return [];
+          lane.run(LANE_LEASE, { ...lease, ids });
+          return lane.all<ClaimRow>(LANE_CLAIMED, ids);
+        });
+        return rows.map((r) => toClaimed(r, owner));
+      }
+      const rows = await db.transaction(async (trx) => {
         let due = jobs(trx)
           .select('id')
           .whereIn('state', CLAIMABLE)
@@ -113,44 +181,20 @@ export function pushJobsRepository(db: Db) {
           .whereIn('id', ids)
           .update({
             state: 'sending',
-            due_at: now + leaseMs,
+            due_at: lease.until,
             lease_owner: owner,
             attempts: trx.raw('attempts + 1'),
             updated_at: now,
           });
-        const rows = await trx('push_jobs as j')
+        return trx('push_jobs as j')
           .join('messages as m', 'm.id', 'j.message_id')
           .join('users as s', 's.id', 'm.sender_uid')
           .join('users as r', 'r.id', 'm.receiver_uid')
           .whereIn('j.id', ids)
           .orderBy('j.id')
-          .select<(MessageRow & Record<string, unknown>)[]>(
-            'm.*',
-            'j.id as job_id',
-            'j.attempts as job_attempts',
-            's.region_num as sender_region',
-            's.phone_hash as sender_phone_hash',
-            's.nickname as sender_nickname',
-            'r.cid as receiver_cid',
-            'r.cid_invalid_at as receiver_cid_invalid_at',
-          );
-        return rows.map((r) => ({
-          jobId: Number(r.job_id),
-          attempt: Number(r.job_attempts),
-          leaseOwner: owner,
-          message: toMessage(r),
-          sender: {
-            regionNum: String(r.sender_region),
-            phoneHash: String(r.sender_phone_hash),
-            nickname: String(r.sender_nickname),
-          },
-          receiver: {
-            uid: r.receiver_uid,
-            cid: String(r.receiver_cid),
-            cidInvalidAt: r.receiver_cid_invalid_at == null ? null : Number(r.receiver_cid_invalid_at),
-          },
-        }));
+          .select<ClaimRow[]>('m.*', ...CLAIM_COLUMNS);
       });
+      return rows.map((r) => toClaimed(r, owner));
     },
 
     /** Moves the end of a claim's lease while its pushes are still under way; returns how many jobs it holds. */
@@ -161,27 +205,49 @@ export function pushJobsRepository(db: Db) {
     },
 
     /**
-     * Records the outcomes of one claim. A job whose lease another worker took over (it ran out) is left
-     * to that worker; its id is returned.
+     * Records the outcomes of one claim, and the cids the provider called dead, in one transaction. A job
+     * whose lease another worker took over (it ran out) is left to that worker, and so is its dead cid;
+     * its id is returned.
      */
-    async record(owner: string, results: JobResult[], now: number, trx: Knex.Transaction): Promise<number[]> {
-      const lost: number[] = [];
-      for (const r of results) {
-        const changed = await jobs(trx)
-          .where({ id: r.jobId, state: 'sending', lease_owner: owner })
-          .update({
-            state: r.state,
-            due_at: r.state === 'pending' ? r.dueAt : now,
-            lease_owner: null,
-            provider: r.provider,
-            task_id: r.state === 'sent' ? r.taskId : null,
-            last_error: r.state === 'sent' ? null : clip(r.error),
-            updated_at: now,
-            finished_at: r.state === 'pending' ? null : now,
-          });
-        if (!changed) lost.push(r.jobId);
+    async record(owner: string, results: JobResult[], deadCids: DeadCid[], now: number): Promise<number[]> {
+      const updates = results.map((r) => ({
+        id: r.jobId,
+        owner,
+        state: r.state,
+        due_at: r.state === 'pending' ? r.dueAt : now,
+        provider: r.provider,
+        task_id: r.state === 'sent' ? r.taskId : null,
+        last_error: r.state === 'sent' ? null : clip(r.error),
+        updated_at: now,
+        finished_at: r.state === 'pending' ? null : now,
+      }));
+      const lane = sqliteLane(db);
+      if (lane) {
+        return lane.transaction(() => {
+          const lost = updates.filter((u) => lane.run(LANE_RECORD, u) === 0).map((u) => u.id);
+          for (const dead of deadCids) {
+            if (!lost.includes(dead.jobId)) lane.run(LANE_CID_INVALID, now, dead.uid, dead.cid);
+          }
+          return lost;
+        });
       }
-      return lost;
+      return db.transaction(async (trx) => {
+        const lost: number[] = [];
+        for (const { id, owner: leaseOwner, ...u } of updates) {
+          const changed = await jobs(trx)
+            .where({ id, state: 'sending', lease_owner: leaseOwner })
+            .update({ ...u, lease_owner: null });
+          if (!changed) lost.push(id);
+        }
+        for (const dead of deadCids) {
+          if (lost.includes(dead.jobId)) continue;
+          await trx('users')
+            .where({ id: dead.uid, cid: dead.cid })
+            .whereNull('cid_invalid_at')
+            .update({ cid_invalid_at: now });
+        }
+        return lost;
+      });
     },
 
     /** Deletes up to `limit` finished jobs (sent, failed, skipped) that finished before `before`. */

@@ -85,17 +85,5 @@ export function usersRepository(db: Db) {
     async updateCid(uid: number, cid: string): Promise<void> {
       await users().where({ id: uid }).update({ cid, cid_invalid_at: null });
     },
-
-    /**
-     * Records that the provider called this cid dead. Only while the user still has that cid: a new one
-     * uploaded meanwhile stays valid. Returns false when nothing changed.
-     */
-    async markCidInvalid(uid: number, cid: string, at: number, trx?: Knex.Transaction): Promise<boolean> {
-      const changed = await users(trx)
-        .where({ id: uid, cid })
-        .whereNull('cid_invalid_at')
-        .update({ cid_invalid_at: at });
-      return changed > 0;
-    },
   };
 }

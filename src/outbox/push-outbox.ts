@@ -1,9 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { PushConfig } from '../config';
-import type { Db } from '../db/knex';
-import type { ClaimedJob, JobResult, PushJobsRepository } from '../db/push-jobs-repository';
-import type { UsersRepository } from '../db/users-repository';
+import type { ClaimedJob, DeadCid, JobResult, PushJobsRepository } from '../db/push-jobs-repository';
 import type { Logger } from '../logger';
 import { mapLimit } from '../push/map-limit';
 import type { PushOutcome, PushProvider, PushRequest } from '../push/push-provider';
@@ -11,9 +9,7 @@ import { retryDelay } from './backoff';
 import { pushRequest } from './push-request';
 
 export interface PushOutboxDeps {
-  db: Db;
   jobs: PushJobsRepository;
-  users: UsersRepository;
   provider: PushProvider;
   logger: Logger;
   settings: Pick<
@@ -152,7 +148,7 @@ export class PushOutbox {
       }
     }
     const outcomes = await this.deliver(toSend.map(pushRequest));
-    const deadCids: { jobId: number; uid: number; cid: string }[] = [];
+    const deadCids: DeadCid[] = [];
     toSend.forEach((job, i) => {
       const outcome = outcomes[i];
       if (outcome.kind === 'invalid_target') {
@@ -161,14 +157,7 @@ export class PushOutbox {
       results.push(this.result(job, outcome));
     });
 
-    const at = now();
-    const lost = await this.d.db.transaction(async (trx) => {
-      const lost = await jobs.record(owner, results, at, trx);
-      for (const dead of deadCids) {
-        if (!lost.includes(dead.jobId)) await this.d.users.markCidInvalid(dead.uid, dead.cid, at, trx);
-      }
-      return lost;
-    });
+    const lost = await jobs.record(owner, results, deadCids, now());
     if (lost.length) {
       this.d.logger.warn(
         { event: 'push.lease_lost', job_ids: lost },

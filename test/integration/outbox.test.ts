@@ -81,9 +81,7 @@ describe('push outbox', () => {
     const logs = new LogSink();
     const leaseMs = 1000;
     const worker = new PushOutbox({
-      db: t.services.db,
       jobs: t.services.pushJobs,
-      users: t.services.users,
       provider: slow,
       logger: createLogger('debug', logs),
       settings: { ...t.services.config.push, leaseMs },

@@ -85,9 +85,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
     const workers = [pool(), pool(), pool()].map(
       (wdb) =>
         new PushOutbox({
-          db: wdb,
           jobs: pushJobsRepository(wdb),
-          users: usersRepository(wdb),
           provider,
           logger: createLogger('silent'),
           settings,
