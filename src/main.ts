@@ -42,6 +42,8 @@ async function main(): Promise<void> {
   // Before migrating: a push provider whose settings do not work stops the start (ConfigError).
   const services = createServices(config, db, logger);
   if (config.database.migrateOnStart) await migrate(db, logger);
+  // Opens the database connection now (on SQLite, the one the hot statements' lane shares with knex).
+  await db.raw('select 1');
   await services.limiters.ready();
   services.outbox.start();
   const server = http.createServer(createApp(services).callback());
