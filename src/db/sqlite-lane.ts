@@ -16,6 +16,10 @@ export class SqliteLane {
 
   constructor(private readonly conn: BetterSqlite3.Database) {}
 
+  get open(): boolean {
+    return this.conn.open;
+  }
+
   private prepared(sql: string): BetterSqlite3.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
@@ -44,21 +48,19 @@ export class SqliteLane {
   }
 }
 
-/** knex's SQLite connection, once its pool has made it, per Db. */
-const connections = new WeakMap<Db, { conn: BetterSqlite3.Database | null; lane: SqliteLane | null }>();
+/** The lane on knex's SQLite connection, once its pool has made it, per Db. */
+const lanes = new WeakMap<Db, SqliteLane>();
 
-/** Remembers the connection knex's pool made for db (called from the pool's afterCreate). */
+/** Puts the lane on the connection knex's pool made for db (called from the pool's afterCreate). */
 export function holdConnection(db: Db, conn: BetterSqlite3.Database): void {
-  connections.set(db, { conn, lane: null });
+  lanes.set(db, new SqliteLane(conn));
 }
 
 /**
  * The lane of db: null on PostgreSQL, and on SQLite until knex has opened its connection (the first
- * query, in practice the migrations, does).
+ * query, in practice the migrations, does) or once it is closed.
  */
 export function sqliteLane(db: Db): SqliteLane | null {
-  const held = connections.get(db);
-  if (!held?.conn || !held.conn.open) return null;
-  held.lane ??= new SqliteLane(held.conn);
-  return held.lane;
+  const lane = lanes.get(db);
+  return lane?.open ? lane : null;
 }
