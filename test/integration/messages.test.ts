@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { MockPushProvider } from '../../src/push/mock-push-provider';
+import type { LocalBlobStore } from '../../src/storage/local-blob-store';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { buildUser, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
@@ -75,6 +76,10 @@ describe('messages: send, list, download, delete', () => {
     expect(download.headers['content-type']).to.equal('image/jpeg');
     expect(download.headers['content-length']).to.equal(String(jpeg.length));
     expect(Buffer.compare(download.body, jpeg)).to.equal(0);
+    // The photo was sent from memory; its share of the read budget comes back once the response ends.
+    const blobs = t.services.blobs as LocalBlobStore;
+    for (let turn = 0; blobs.heldBytes > 0 && turn < 100; turn++) await new Promise(setImmediate);
+    expect(blobs.heldBytes).to.equal(0);
 
     const del = await t.api.delete(`/v1/messages/${sent.body.message_key}`).set(bob.headers);
     expect(del.status).to.equal(204);

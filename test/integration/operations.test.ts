@@ -3,6 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { loadConfig } from '../../src/config';
+import { createLimiters } from '../../src/limits/rate-limiters';
+import { createLogger } from '../../src/logger';
+import { LogSink } from '../support/log-sink';
 import { startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-app';
 import { buildUser, nextPhone, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
@@ -247,6 +251,32 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
       } finally {
         await second.close();
         await first.close();
+      }
+    });
+
+    it('counts in memory, and says so, when Redis cannot be reached at start', async () => {
+      const config = loadConfig({
+        RATE_LIMIT_REGISTER_PER_IP: '2/1h',
+        RATE_LIMIT_STORE: 'redis',
+        REDIS_URL: 'redis://127.0.0.1:1', // nothing listens there
+      });
+      const logs = new LogSink();
+      const limiters = createLimiters(config, t.services.db, createLogger('info', logs));
+      try {
+        await limiters.ready(200);
+        expect(logs.lines.some((l) => l.event === 'rate_limit.redis_not_ready')).to.equal(true);
+        const outcomes = [];
+        for (let i = 0; i < 3; i++) {
+          outcomes.push(
+            await limiters.registerPerIp!.consume('203.0.113.9').then(
+              () => 'ok',
+              (e) => e.status,
+            ),
+          );
+        }
+        expect(outcomes).to.deep.equal(['ok', 'ok', 429]);
+      } finally {
+        await limiters.close();
       }
     });
 
