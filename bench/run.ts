@@ -558,12 +558,14 @@ function table(r: Report): string {
     (n) => n,
     (n) => r.comparisons[`download ${n} vs node:http`],
   );
-  out.push(
+  // Under the downloads section, before its closing blank line.
+  out.splice(
+    out.length - 1,
+    0,
     `${pad('  vs node:http streamed', 26)}${CONCURRENCY.map((c) => {
       const v = r.comparisons['download pushpic vs node:http streamed'][c];
       return pad(`[${pct(v.throughput)}, ${pct(v.cpu)}]`, 36);
     }).join('')}`,
-    '',
   );
   for (const [name, byC] of Object.entries(r.roundTrip))
     for (const [c, v] of Object.entries(byC))
