@@ -5,9 +5,6 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number) => z.coerce.number().int().min(min);
-const onOff = z
-  .enum(['on', 'off', 'true', 'false', '1', '0'])
-  .transform((v) => ['on', 'true', '1'].includes(v));
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** A duration: "7d", "15m", "30s", "250ms", or a plain number of milliseconds. */
@@ -18,6 +15,9 @@ const duration = z
     const [, n, unit = 'ms'] = /^(\d+)(ms|s|m|h|d)?$/.exec(v)!;
     return Number(n) * UNIT_MS[unit];
   });
+
+/** Where the push preview comes from: see PUSH_PREVIEW. */
+export type PreviewMode = 'on' | 'client' | 'off';
 
 export interface RateLimit {
   readonly points: number;
@@ -99,8 +99,16 @@ const schema = z.object({
   MAX_IMAGE_PIXELS: int(1).default(40_000_000),
   /** Remove EXIF, XMP, IPTC, comments and text chunks from stored photos, losslessly. */
   STRIP_METADATA: bool.default(true),
-  /** A blurhash of the photo in the push payload and the pending list. */
-  PUSH_PREVIEW: onOff.default(true),
+  /**
+   * A blurhash of the photo in the push payload and the pending list: on (the sender's, else decoded here),
+   * client (only the sender's; nothing is ever decoded) or off.
+   */
+  PUSH_PREVIEW: z
+    .enum(['on', 'client', 'off', 'true', 'false', '1', '0'])
+    .transform((v): PreviewMode =>
+      v === 'client' ? 'client' : ['on', 'true', '1'].includes(v) ? 'on' : 'off',
+    )
+    .default('on'),
   /** Previews decoded by sharp at once; further photos wait their turn (checks and stripping stream). */
   IMAGE_CONCURRENCY: int(1).max(64).default(2),
 });
@@ -154,7 +162,7 @@ export interface Config {
   readonly images: {
     readonly maxPixels: number;
     readonly stripMetadata: boolean;
-    readonly preview: boolean;
+    readonly preview: PreviewMode;
     readonly concurrency: number;
   };
 }

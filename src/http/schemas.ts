@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config';
+import { blurhashProblem } from '../images/media';
 
 /** Request schemas: validated at the edge by the routes, and described by /openapi.json. */
 
@@ -46,6 +47,14 @@ export const SendFields = z
       .max(64)
       .optional()
       .describe('Sender-chosen idempotency key: a repeat returns the first message'),
+    blurhash: z
+      .string()
+      .superRefine((hash, ctx) => {
+        const problem = blurhashProblem(hash);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('The photo as a blurhash the app computed (4×3 components advised): the push preview'),
     phone_hash: z.string().optional(),
     ukey: z.string().optional(),
   })

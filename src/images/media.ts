@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { encode as encodeBlurhash } from 'blurhash';
+import { encode as encodeBlurhash, isBlurhashValid } from 'blurhash';
 import sharp from 'sharp';
 import type { Config } from '../config';
 import { errors, type AppError } from '../errors';
@@ -15,7 +15,7 @@ import { receiveImage, type ContainerInfo } from './strip-metadata';
  * twice): type from the magic bytes; dimensions from the header (refused above MAX_IMAGE_PIXELS before a
  * pixel is read); a structural walk of the container that writes it to disk without its metadata. Then,
  * once the upload is complete and only for the preview, a decode shrunk on load to a few dozen pixels, at
- * most IMAGE_CONCURRENCY at once.
+ * most IMAGE_CONCURRENCY at once; none when the sending app sent its own blurhash.
  */
 
 /** The libvips loaders sharp may use: only those of the accepted formats (no SVG, PDF, TIFF, magick...). */
@@ -24,8 +24,26 @@ const LOADERS = ['Jpeg', 'Png', 'Webp', 'Nsgif', 'Heif'].flatMap((f) => [
   `VipsForeignLoad${f}Buffer`,
 ]);
 
-/** Longest side of the image the blurhash is computed from: more pixels do not change a 4×3 hash. */
+/** Longest side of the image the blurhash is computed from: more pixels hardly change a 4×3 hash. */
 const PREVIEW_SIDE = 32;
+
+/** blurhash's base83 digits, in order. */
+const BASE83 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~';
+/** The longest blurhash there is: 9 × 9 components. */
+export const MAX_BLURHASH_LENGTH = 4 + 2 * 9 * 9;
+
+/**
+ * Why a blurhash sent by an app is not one (null when it is): the alphabet, the component count its first
+ * character gives (1 to 9 each way) and the length that count implies.
+ */
+export function blurhashProblem(hash: string): string | null {
+  if (hash.length > MAX_BLURHASH_LENGTH) return `must be at most ${MAX_BLURHASH_LENGTH} characters`;
+  if (![...hash].every((c) => BASE83.includes(c))) return 'must use the blurhash (base83) alphabet only';
+  // The first digit is (y - 1) * 9 + (x - 1) for x × y components: at most 80.
+  if (BASE83.indexOf(hash[0]) > 80) return 'has more than 9 × 9 components';
+  const { result, errorReason } = isBlurhashValid(hash);
+  return result ? null : (errorReason ?? 'is not a blurhash');
+}
 
 let sharpConfigured = false;
 
@@ -59,7 +77,10 @@ export interface ExaminedImage {
   height: number;
   /** Size of the file as stored. */
   size: number;
-  /** A blurhash of the displayed image, or null when PUSH_PREVIEW is off. */
+  /**
+   * A blurhash of the displayed image: the sending app's when it sent one, else decoded here; null when
+   * PUSH_PREVIEW is off, or is client and the app sent none.
+   */
   blurhash: string | null;
 }
 
@@ -90,6 +111,12 @@ export function createMedia(config: Config['images']) {
     return encodeBlurhash(rgba, width, height, width >= height ? 4 : 3, width >= height ? 3 : 4);
   }
 
+  function preview(path: string, sentBlurhash: string | null): Promise<string | null> | string | null {
+    if (config.preview === 'off') return null;
+    if (sentBlurhash !== null) return sentBlurhash;
+    return config.preview === 'on' ? slots.run(() => blurhash(path)) : null;
+  }
+
   return {
     /** Previews being decoded now and waiting for a slot. */
     load: () => slots.load,
@@ -113,9 +140,17 @@ export function createMedia(config: Config['images']) {
 
     /**
      * Decides on a received upload: 415 unsupported_media_type, 422 image_too_large or 422 invalid_image,
-     * or the image's displayed size and, when PUSH_PREVIEW is on, its blurhash.
+     * or the image's displayed size and its preview. The preview is the blurhash the sending app computed
+     * (checked by blurhashProblem at the edge) when it sent one, as Signal and Matrix clients do: the app
+     * has the photo decoded already, and a decode here costs several times the rest of a send. Without
+     * one, PUSH_PREVIEW=on decodes the photo shrunk on load, which also refuses pixel data that does not
+     * decode; with PUSH_PREVIEW=client or off, nothing is decoded.
      */
-    async examine(received: ReceivedImage, path: string): Promise<ExaminedImage> {
+    async examine(
+      received: ReceivedImage,
+      path: string,
+      sentBlurhash: string | null = null,
+    ): Promise<ExaminedImage> {
       if (!received.mime) throw errors.unsupportedMediaType();
       if (received.problem) throw received.problem;
       if (!received.info) throw errors.invalidImage('its structure could not be read');
@@ -126,7 +161,7 @@ export function createMedia(config: Config['images']) {
         width: turned ? height : width,
         height: turned ? width : height,
         size: received.storedBytes,
-        blurhash: config.preview ? await slots.run(() => blurhash(path)) : null,
+        blurhash: await preview(path, sentBlurhash),
       };
     },
   };

@@ -23,6 +23,8 @@ export interface SendInput {
   sender: User;
   receiverUid: number;
   clientMsgId: string | null;
+  /** The preview the sending app computed, already checked to be a blurhash. */
+  blurhash: string | null;
   upload: ReceivedUpload;
   /** When the request arrived (epoch ms): the message's send_time. */
   receivedAt: number;
@@ -58,14 +60,14 @@ export function sendMessage(deps: SendMessageDeps) {
   }
 
   async function store(input: SendInput): Promise<SendResult> {
-    const { sender, receiverUid, clientMsgId, upload, receivedAt } = input;
+    const { sender, receiverUid, clientMsgId, upload, receivedAt, blurhash } = input;
     const first = await earlier(sender, clientMsgId);
     if (first) return { message: first, created: false };
 
     const receiver = await users.findById(receiverUid);
     if (!receiver) throw errors.receiverNotFound();
     // Refuses what is not a sound image (415, 422); reads its displayed size and preview.
-    const image = await media.examine(upload.image, upload.tempPath);
+    const image = await media.examine(upload.image, upload.tempPath, blurhash);
 
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
     await blobs.putFile(messageKey, upload.tempPath, image.mime);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { isBlurhashValid } from 'blurhash';
+import { encode as encodeBlurhash, isBlurhashValid } from 'blurhash';
 import sharp from 'sharp';
 import type { MockPushProvider } from '../../src/push/mock-push-provider';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -128,6 +128,42 @@ describe('images: safe, private and previewed', () => {
       expect(JSON.stringify(payload).length).to.be.below(GETUI_TRANSMISSION_LIMIT / 4);
     });
 
+    it('pushes and lists the blurhash the sending app computed, as sent', async () => {
+      const { t, alice, bob } = ctx;
+      const photo = await cameraPhoto('jpeg', { orientation: 1 });
+      const { data, info } = await sharp(photo)
+        .resize(16, 16, { fit: 'inside' })
+        .ensureAlpha()
+        .raw()
+        .toBuffer({
+          resolveWithObject: true,
+        });
+      const appsHash = encodeBlurhash(new Uint8ClampedArray(data), info.width, info.height, 5, 4);
+      const sent = (await sendPhoto(t.api, alice, bob, photo, { blurhash: appsHash })) as Sent;
+      expect(sent.status, JSON.stringify(sent.body)).to.equal(201);
+      const { payload } = await pushFor(sent.body.message_id);
+      expect(payload.blurhash).to.equal(appsHash);
+      const list = await t.api.get('/v1/messages').set(bob.headers);
+      const listed = list.body.messages.find(
+        (m: { message_id: number }) => m.message_id === sent.body.message_id,
+      );
+      expect(listed.blurhash).to.equal(appsHash);
+    });
+
+    it('refuses a blurhash field that is not one, storing nothing', async () => {
+      const { t, alice, bob } = ctx;
+      const photo = await makeImage('jpeg', 32, 24);
+      const before = await t.services.db('messages').count({ n: '*' });
+      for (const bad of ['LEHV6nWB2yk8pyo0adR*.7kCMdn', 'LEHV6nWB2yk8pyo0adR*.7kCMd"j', '<script>', '']) {
+        const res = await sendPhoto(t.api, alice, bob, photo, { blurhash: bad });
+        expect(res.status, bad).to.equal(422);
+        expect(res.body.error).to.equal('invalid_request');
+        expect(res.body.message).to.match(/^blurhash: /);
+      }
+      expect(await t.services.db('messages').count({ n: '*' })).to.deep.equal(before);
+      await expectStorageConsistent(t);
+    });
+
     it('stores a JPEG with data appended after its end without that data', async () => {
       const { t, alice, bob } = ctx;
       const photo = await makeImage('jpeg', 64, 48);
@@ -226,6 +262,24 @@ describe('images: safe, private and previewed', () => {
     });
   });
 
+  describe('with PUSH_PREVIEW=client', () => {
+    const ctx = setup({ PUSH_PREVIEW: 'client' });
+
+    it('pushes the blurhash the app sent, and none when it sent none', async () => {
+      const { t, alice, bob } = ctx;
+      const photo = await makeImage('jpeg', 32, 24);
+      const hash = 'LEHV6nWB2yk8pyo0adR*.7kCMdnj';
+      const withHash = (await sendPhoto(t.api, alice, bob, photo, { blurhash: hash })) as Sent;
+      const without = (await sendPhoto(t.api, alice, bob, photo)) as Sent;
+      expect([withHash.status, without.status]).to.deep.equal([201, 201]);
+      await t.drainPushes();
+      const sent = (t.services.pushProvider as MockPushProvider).sent;
+      const blurhashOf = (id: number) => sent.find((p) => p.payload.message_id === id)?.payload.blurhash;
+      expect(blurhashOf(withHash.body.message_id)).to.equal(hash);
+      expect(blurhashOf(without.body.message_id)).to.equal(null);
+    });
+  });
+
   describe('with STRIP_METADATA=false and PUSH_PREVIEW=off', () => {
     const ctx = setup({ STRIP_METADATA: 'false', PUSH_PREVIEW: 'off' });
 
@@ -240,6 +294,13 @@ describe('images: safe, private and previewed', () => {
       const push = (t.services.pushProvider as MockPushProvider).sent.at(-1)!;
       expect(push.payload.message_id).to.equal(sent.body.message_id);
       expect(push.payload.blurhash).to.equal(null);
+      // A blurhash the app sends is checked, then left out too.
+      const hashed = (await sendPhoto(t.api, alice, bob, photo, {
+        blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj',
+      })) as Sent;
+      expect(hashed.status).to.equal(201);
+      await t.drainPushes();
+      expect((t.services.pushProvider as MockPushProvider).sent.at(-1)!.payload.blurhash).to.equal(null);
 
       const truncated = await sendPhoto(t.api, alice, bob, photo.subarray(0, photo.length - 10));
       expect(truncated.status).to.equal(422);

@@ -74,7 +74,7 @@ describe('config', () => {
     expect(loadConfig({}).images).to.deep.equal({
       maxPixels: 40_000_000,
       stripMetadata: true,
-      preview: true,
+      preview: 'on',
       concurrency: 2,
     });
     const c = loadConfig({
@@ -83,7 +83,9 @@ describe('config', () => {
       PUSH_PREVIEW: 'off',
       IMAGE_CONCURRENCY: '4',
     });
-    expect(c.images).to.deep.equal({ maxPixels: 1000, stripMetadata: false, preview: false, concurrency: 4 });
+    expect(c.images).to.deep.equal({ maxPixels: 1000, stripMetadata: false, preview: 'off', concurrency: 4 });
+    expect(loadConfig({ PUSH_PREVIEW: 'client' }).images.preview).to.equal('client');
+    expect(loadConfig({ PUSH_PREVIEW: 'true' }).images.preview).to.equal('on');
     expect(() => loadConfig({ PUSH_PREVIEW: 'maybe', IMAGE_CONCURRENCY: '0' })).to.throw(
       /PUSH_PREVIEW[\s\S]*IMAGE_CONCURRENCY/,
     );

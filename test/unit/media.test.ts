@@ -4,7 +4,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { loadConfig } from '../../src/config';
-import { createMedia } from '../../src/images/media';
+import { encode as encodeBlurhash } from 'blurhash';
+import { blurhashProblem, createMedia } from '../../src/images/media';
 import { makeImage } from '../support/images';
 import { SVG } from '../support/hostile-images';
 
@@ -52,6 +53,44 @@ describe('media', () => {
       ['image/png', 64, 48, 'string'],
     ]);
     expect(media.load()).to.deep.equal({ active: 0, waiting: 0 });
+  });
+
+  it('takes a blurhash the app sent instead of decoding; PUSH_PREVIEW=client never decodes', async () => {
+    const jpeg = await makeImage('jpeg', 320, 240);
+    const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+    // Structure intact, pixel data cut short: only a decode can tell.
+    const cut = Buffer.concat([jpeg.subarray(0, sos + 400), Buffer.from([0xff, 0xd9])]);
+    const hash = 'LEHV6nWB2yk8pyo0adR*.7kCMdnj';
+    const examine = async (mode: string, sent: string | null) => {
+      const media = createMedia(loadConfig({ PUSH_PREVIEW: mode }).images);
+      const file = path.join(dir, `cut-${mode}-${sent === null}.jpg`);
+      const received = await media.receive([cut], file);
+      return media.examine(received, file, sent).then(
+        (image) => image.blurhash,
+        (e: { code: string }) => e.code,
+      );
+    };
+    expect(await examine('on', null)).to.equal('invalid_image'); // decoded, and refused
+    expect(await examine('on', hash)).to.equal(hash);
+    expect(await examine('client', null)).to.equal(null);
+    expect(await examine('client', hash)).to.equal(hash);
+    expect(await examine('off', hash)).to.equal(null);
+  });
+
+  it('tells a blurhash from what is not one', () => {
+    const pixels = new Uint8ClampedArray(8 * 8 * 4).fill(200);
+    for (const [x, y] of [
+      [1, 1],
+      [4, 3],
+      [9, 9],
+    ])
+      expect(blurhashProblem(encodeBlurhash(pixels, 8, 8, x, y)), `${x}×${y}`).to.equal(null);
+    expect(blurhashProblem('')).to.match(/at least 6/);
+    expect(blurhashProblem('LEHV6nWB2yk8pyo0adR*.7kCMdn')).to.match(/length/);
+    expect(blurhashProblem('LEHV6nWB2yk8pyo0adR*.7kCMd j')).to.match(/alphabet/);
+    expect(blurhashProblem('LEHV6nWB2yk8pyo0adR*.7kCMdné')).to.match(/alphabet/);
+    expect(blurhashProblem(`~${'0'.repeat(23)}`)).to.match(/9 × 9/); // "~" = 82: 10 components down
+    expect(blurhashProblem('0'.repeat(200))).to.match(/at most 166/);
   });
 
   it('reads a refused upload to its end and reports why, without throwing', async () => {

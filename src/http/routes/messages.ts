@@ -34,6 +34,7 @@ export function messageRoutes(services: Services): Router<AppState> {
         sender: currentUser(ctx),
         receiverUid: fields.receiver_uid,
         clientMsgId: fields.client_msg_id ?? null,
+        blurhash: fields.blurhash ?? null,
         upload: ctx.state.upload,
         receivedAt: ctx.state.receivedAt,
       });
