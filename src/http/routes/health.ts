@@ -1,13 +1,12 @@
 import crypto from 'node:crypto';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import { AppError } from '../../errors';
 import type { Services } from '../../services';
 import type { AppState } from '../context';
 import { openApiDocument } from '../openapi';
 
-export function healthRoutes(services: Services): Router<AppState> {
-  const router = new Router<AppState>();
-
+/** Adds these routes to the app's router. */
+export function healthRoutes(router: Router<AppState>, services: Services): void {
   /** Liveness: the process serves and its database answers. */
   router.get('/healthz', async (ctx) => {
     try {
@@ -54,6 +53,4 @@ export function healthRoutes(services: Services): Router<AppState> {
     ctx.type = services.metrics.registry.contentType;
     ctx.body = await services.metrics.registry.metrics();
   });
-
-  return router;
 }

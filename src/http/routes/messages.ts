@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
@@ -9,9 +9,9 @@ import { parse } from '../middleware/validate';
 import { presentPending } from '../presenters';
 import { listQuery, SendFields } from '../schemas';
 
-export function messageRoutes(services: Services): Router<AppState> {
+/** Adds these routes to the app's router. */
+export function messageRoutes(router: Router<AppState>, services: Services): void {
   const { config } = services;
-  const router = new Router<AppState>();
   const auth = requireUser(services.authenticate);
   const limitPerUser = rateLimit(services.limiters.sendPerUser, byUser);
 
@@ -75,6 +75,4 @@ export function messageRoutes(services: Services): Router<AppState> {
     await services.messages.delete(currentUser(ctx), ctx.params.message_key);
     ctx.status = 204;
   });
-
-  return router;
 }

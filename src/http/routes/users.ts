@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
@@ -8,12 +8,12 @@ import { parse } from '../middleware/validate';
 import { presentOwnProfile, presentPublicUser } from '../presenters';
 import { CidBody, RegisterBody } from '../schemas';
 
-export function userRoutes(services: Services): Router<AppState> {
-  const router = new Router<AppState>();
+/** Adds these routes to the app's router. */
+export function userRoutes(router: Router<AppState>, services: Services): void {
   const auth = requireUser(services.authenticate);
 
   router.post('/v1/register', rateLimit(services.limiters.registerPerIp, byIp), async (ctx) => {
-    const body = parse(RegisterBody, ctx.request.body);
+    const body = parse(RegisterBody, ctx.request.body ?? {});
     const registered = await services.registerUser({
       cid: body.cid,
       regionNum: body.region_num,
@@ -29,7 +29,7 @@ export function userRoutes(services: Services): Router<AppState> {
   });
 
   router.put('/v1/me/cid', auth, async (ctx) => {
-    const body = parse(CidBody, ctx.request.body);
+    const body = parse(CidBody, ctx.request.body ?? {});
     await services.users.updateCid(currentUser(ctx).uid, body.cid);
     ctx.status = 204;
   });
@@ -40,6 +40,4 @@ export function userRoutes(services: Services): Router<AppState> {
     if (!user) throw errors.userNotFound();
     ctx.body = presentPublicUser(user);
   });
-
-  return router;
 }
