@@ -64,13 +64,18 @@ export class PushOutbox {
     return run;
   }
 
-  /** Runs batches until none is due (or stop() was called); resolves with how many jobs it handled. */
-  async drain(): Promise<number> {
+  /**
+   * Runs batches until none is due (or stop() was called); resolves with how many jobs it handled. The
+   * loop's own drains stop after a batch smaller than batchSize: that claim took every job due, and a job
+   * committed since has woken the loop for another round, so a further claim would find nothing (and cost
+   * a write transaction per send).
+   */
+  async drain(untilPartialBatch = false): Promise<number> {
     let total = 0;
     while (!this.stopping) {
       const n = await this.runOnce();
-      if (n === 0) break;
       total += n;
+      if (n === 0 || (untilPartialBatch && n < this.d.settings.batchSize)) break;
     }
     return total;
   }
@@ -103,7 +108,7 @@ export class PushOutbox {
 
   private async tick(): Promise<void> {
     try {
-      await this.drain();
+      await this.drain(true);
     } catch (err) {
       this.d.logger.error(
         { event: 'push.worker_error', err },

@@ -293,6 +293,28 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
     }
   });
 
+  it('pushes a backlog of several batches at start without waiting for the next poll', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-backlog-'));
+    // Batches of 2 and a poll of ten minutes: only going on after each full batch pushes all 5 soon.
+    const env = { ...g.env(), PUSH_BATCH_SIZE: '2', PUSH_POLL_MS: '600000' };
+    try {
+      const first = await startTestApp(env, { dir });
+      const { alice, bob } = await twoUsers(first);
+      const ids = await sendPhotos(first, alice, bob, 5);
+      await first.close();
+
+      const second = await startTestApp(env, { dir, startWorker: true });
+      apps.push(second);
+      await g.waitForAccepted(5);
+      expect(g.accepted.map((p) => p.transmission.message_id)).to.have.members(ids);
+      await second.services.outbox.stop();
+      expect(await jobStates(second)).to.deep.equal({ sent: 5 });
+    } finally {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('claims again the jobs of a worker that died once their lease runs out', async () => {
     const t = await app({ PUSH_LEASE_MS: '60000' });
     const { alice, bob } = await twoUsers(t);
