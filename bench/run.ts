@@ -567,7 +567,7 @@ function table(r: Report): string {
     label: (name: string) => string,
     vs: (name: string) => Comparison | undefined,
   ) => {
-    out.push(`${pad(title, 26)}${CONCURRENCY.map((c) => pad(`c=${c}`, 36)).join('')}`);
+    out.push(`${pad(title, 32)}${CONCURRENCY.map((c) => pad(`c=${c}`, 36)).join('')}`);
     for (const [name, byC] of Object.entries(rows)) {
       const cells = CONCURRENCY.map((c) => {
         const v = byC[c];
@@ -575,7 +575,7 @@ function table(r: Report): string {
         const against = cmp ? ` [${pct(cmp.throughput)}, ${pct(cmp.cpu)}]` : '';
         return pad(`${num(v.perSecond)} (${num(v.mbPerSecond)}) ${num(v.cpuUs)}µs${against}`, 36);
       });
-      out.push(`${pad(label(name), 26)}${cells.join('')}`);
+      out.push(`${pad(label(name), 32)}${cells.join('')}`);
     }
     out.push('');
   };
@@ -595,7 +595,7 @@ function table(r: Report): string {
   out.splice(
     out.length - 1,
     0,
-    `${pad('  vs node:http streamed', 26)}${CONCURRENCY.map((c) => {
+    `${pad('  vs node:http streamed', 32)}${CONCURRENCY.map((c) => {
       const v = r.comparisons['download pushpic vs node:http streamed'][c];
       return pad(`[${pct(v.throughput)}, ${pct(v.cpu)}]`, 36);
     }).join('')}`,
