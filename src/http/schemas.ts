@@ -54,7 +54,9 @@ export const SendFields = z
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional()
-      .describe('The photo as a blurhash the app computed (4×3 components advised): the push preview'),
+      .describe(
+        'A blurhash of the photo as displayed, computed by the app (4×3 components advised): the push preview',
+      ),
     phone_hash: z.string().optional(),
     ukey: z.string().optional(),
   })
