@@ -272,48 +272,36 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
     expect(users).to.deep.equal([carol.uid]);
   });
 
-  it('sends after a restart the jobs a stopped server left pending', async () => {
+  /**
+   * Sends n photos through a server whose worker never runs, stops it, then starts a second one on the same
+   * database and folder with its worker on: every push must arrive, each job recorded as sent.
+   */
+  async function pushedAfterRestart(env: Record<string, string>, n: number) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-restart-'));
-    try {
-      const first = await startTestApp(g.env(), { dir });
-      const { alice, bob } = await twoUsers(first);
-      const ids = await sendPhotos(first, alice, bob, 2);
-      await first.close(); // before its worker ran
-      expect(g.accepted).to.have.length(0);
-
-      const second = await startTestApp(g.env(), { dir, startWorker: true });
-      apps.push(second);
-      await g.waitForAccepted(2);
-      expect(g.accepted.map((p) => p.transmission.message_id)).to.have.members(ids);
-      await second.services.outbox.stop();
-      expect(await jobStates(second)).to.deep.equal({ sent: 2 });
-    } finally {
-      await Promise.all(apps.splice(0).map((a) => a.close()));
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('pushes a backlog of several batches at start without waiting for the next poll', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-backlog-'));
-    // Batches of 2 and a poll of ten minutes: only going on after each full batch pushes all 5 soon.
-    const env = { ...g.env(), PUSH_BATCH_SIZE: '2', PUSH_POLL_MS: '600000' };
     try {
       const first = await startTestApp(env, { dir });
       const { alice, bob } = await twoUsers(first);
-      const ids = await sendPhotos(first, alice, bob, 5);
-      await first.close();
+      const ids = await sendPhotos(first, alice, bob, n);
+      await first.close(); // before its worker ran
+      expect(g.accepted).to.have.length(0);
 
       const second = await startTestApp(env, { dir, startWorker: true });
       apps.push(second);
-      await g.waitForAccepted(5);
+      await g.waitForAccepted(n);
       expect(g.accepted.map((p) => p.transmission.message_id)).to.have.members(ids);
       await second.services.outbox.stop();
-      expect(await jobStates(second)).to.deep.equal({ sent: 5 });
+      expect(await jobStates(second)).to.deep.equal({ sent: n });
     } finally {
       await Promise.all(apps.splice(0).map((a) => a.close()));
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }
+
+  it('sends after a restart the jobs a stopped server left pending', () => pushedAfterRestart(g.env(), 2));
+
+  it('pushes a backlog of several batches at start without waiting for the next poll', () =>
+    // Batches of 2 and a poll of ten minutes: only going on after each full batch pushes all 5 soon.
+    pushedAfterRestart({ ...g.env(), PUSH_BATCH_SIZE: '2', PUSH_POLL_MS: '600000' }, 5));
 
   it('claims again the jobs of a worker that died once their lease runs out', async () => {
     const t = await app({ PUSH_LEASE_MS: '60000' });
