@@ -80,6 +80,7 @@ describe('messages: send, list, download, delete', () => {
     const blobs = t.services.blobs as LocalBlobStore;
     for (let turn = 0; blobs.heldBytes > 0 && turn < 100; turn++) await new Promise(setImmediate);
     expect(blobs.heldBytes).to.equal(0);
+    expect(blobs.spareBufferBytes).to.be.greaterThan(0); // its buffer is kept for the next download
 
     const del = await t.api.delete(`/v1/messages/${sent.body.message_key}`).set(bob.headers);
     expect(del.status).to.equal(204);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
-import { LocalBlobStore } from '../../src/storage/local-blob-store';
+import { LocalBlobStore, ReadBuffers } from '../../src/storage/local-blob-store';
 import type { StoredBlob } from '../../src/storage/blob-store';
 
 const key = (n: number) => n.toString(16).padStart(64, '0');
@@ -14,6 +14,23 @@ async function bytesOf(blob: StoredBlob): Promise<Buffer> {
   for await (const c of blob.body as Readable) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+describe('ReadBuffers', () => {
+  it('gives capacities at least as large as asked and at most a quarter larger', () => {
+    for (const length of [1, 2, 3, 5, 700, 1001, 65_536, 203_285, 1_048_577]) {
+      const capacity = ReadBuffers.capacityFor(length);
+      expect(capacity).to.be.at.least(length);
+      expect(capacity).to.be.at.most(Math.max(length * 1.25, length + 1));
+    }
+  });
+
+  it('keeps at most its limit of spare bytes', () => {
+    const buffers = new ReadBuffers(3000);
+    const taken = [buffers.take(1000), buffers.take(1000), buffers.take(1000)];
+    for (const b of taken) buffers.give(b);
+    expect(buffers.kept).to.equal(2048); // a third 1024-byte buffer would pass 3000
+  });
+});
 
 describe('LocalBlobStore downloads', () => {
   let root: string;
@@ -75,6 +92,32 @@ describe('LocalBlobStore downloads', () => {
       expect((await bytesOf(blob)).equals(data)).to.equal(true);
       blob.release();
     }
+    expect(store.heldBytes).to.equal(0);
+  });
+
+  it('reuses the buffer of a released download, never one still held, and sends only its own bytes', async () => {
+    // 1000 and 900 bytes (plus the byte read past the end) take buffers of one capacity class.
+    const big = await put(6, 1000);
+    const small = await put(7, 900);
+    const first = (await store.open(key(6), 1000))!;
+    const second = (await store.open(key(7), 900))!;
+    const memory = (b: StoredBlob) => (b.body as Buffer).buffer;
+    expect(memory(second)).not.to.equal(memory(first)); // both held: two buffers
+    expect((await bytesOf(first)).equals(big)).to.equal(true);
+    expect((await bytesOf(second)).equals(small)).to.equal(true);
+
+    first.release();
+    first.release(); // a second release gives nothing back twice
+    expect(store.spareBufferBytes).to.be.greaterThan(0);
+    const third = (await store.open(key(7), 900))!;
+    expect(memory(third)).to.equal(memory(first)); // the released buffer, taken again...
+    expect(store.spareBufferBytes).to.equal(0); // ...once
+    expect(third.size).to.equal(900);
+    expect((await bytesOf(third)).equals(small)).to.equal(true); // nothing of the 1000-byte file shows
+    const fourth = (await store.open(key(6), 1000))!;
+    expect(memory(fourth)).not.to.equal(memory(third));
+    expect((await bytesOf(fourth)).equals(big)).to.equal(true);
+    for (const b of [second, third, fourth]) b.release();
     expect(store.heldBytes).to.equal(0);
   });
 
