@@ -77,6 +77,7 @@ const schema = z.object({
   PUSH_TTL_MS: int(0).max(259_200_000).default(86_400_000),
   PUSH_BATCH_SIZE: int(1).max(200).default(200),
   PUSH_POLL_MS: int(10).default(1000),
+  PUSH_BATCH_WINDOW_MS: int(0).max(60_000).default(10),
   PUSH_LEASE_MS: int(1000).default(60_000),
   PUSH_RETRY_BASE_MS: int(100).default(5000),
   PUSH_RETRY_MAX_MS: int(100).default(1_800_000),
@@ -172,6 +173,8 @@ export interface PushConfig {
   readonly ttlMs: number;
   readonly batchSize: number;
   readonly pollMs: number;
+  /** How long the worker waits after a new message for more to claim and send with it. */
+  readonly batchWindowMs: number;
   readonly leaseMs: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
@@ -298,6 +301,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ttlMs: c.PUSH_TTL_MS,
       batchSize: c.PUSH_BATCH_SIZE,
       pollMs: c.PUSH_POLL_MS,
+      batchWindowMs: c.PUSH_BATCH_WINDOW_MS,
       leaseMs: c.PUSH_LEASE_MS,
       retryBaseMs: c.PUSH_RETRY_BASE_MS,
       retryMaxMs: c.PUSH_RETRY_MAX_MS,

@@ -14,7 +14,7 @@ export interface PushOutboxDeps {
   logger: Logger;
   settings: Pick<
     PushConfig,
-    'batchSize' | 'pollMs' | 'leaseMs' | 'retryBaseMs' | 'retryMaxMs' | 'maxAttempts'
+    'batchSize' | 'pollMs' | 'batchWindowMs' | 'leaseMs' | 'retryBaseMs' | 'retryMaxMs' | 'maxAttempts'
   >;
   now: () => number;
   random?: () => number;
@@ -39,6 +39,9 @@ export class PushOutbox {
   private stopping = false;
   private woken = false;
   private timer: NodeJS.Timeout | null = null;
+  /** When the pending timer fires (performance.now()), and whether a wake set it. */
+  private timerDue = 0;
+  private timerIsWake = false;
   private loop: Promise<void> = Promise.resolve();
   private readonly random: () => number;
 
@@ -46,12 +49,19 @@ export class PushOutbox {
     this.random = d.random ?? Math.random;
   }
 
-  /** A job was committed: push it now rather than at the next poll. */
+  /**
+   * A job was committed: push it within batchWindowMs rather than at the next poll. Jobs committed during
+   * that window go out with it: one claim, one provider call where it takes batches, one record, instead of
+   * one of each per message. A wake never puts off a drain already due sooner.
+   */
   wake(): void {
     if (!this.started || this.stopping) return;
     if (this.timer) {
-      clearTimeout(this.timer);
-      this.schedule(0);
+      const window = this.d.settings.batchWindowMs;
+      if (this.timerDue > performance.now() + window) {
+        clearTimeout(this.timer);
+        this.schedule(window, true);
+      }
     } else {
       this.woken = true; // a drain is running; go round again once it ends
     }
@@ -88,17 +98,33 @@ export class PushOutbox {
     this.schedule(0);
   }
 
-  /** Stops the loop; resolves once the batch in flight, if any, has been sent and recorded. */
+  /**
+   * Stops the loop; resolves once the batch in flight, if any, has been sent and recorded, and the jobs a
+   * wake was holding for its batch window have been claimed and sent too.
+   */
   async stop(): Promise<void> {
+    const waiting = this.timer !== null && this.timerIsWake;
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.loop;
+    if (waiting || this.woken) {
+      try {
+        await this.runOnce();
+      } catch (err) {
+        this.d.logger.error(
+          { event: 'push.worker_error', err },
+          'push worker failed while stopping; the jobs go out after the next start',
+        );
+      }
+    }
     await this.chain;
     this.started = false;
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, isWake = false): void {
+    this.timerDue = performance.now() + ms;
+    this.timerIsWake = isWake;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.loop = this.tick();
@@ -118,7 +144,8 @@ export class PushOutbox {
     if (this.stopping) return;
     const again = this.woken;
     this.woken = false;
-    this.schedule(again ? 0 : this.d.settings.pollMs);
+    if (again) this.schedule(this.d.settings.batchWindowMs, true);
+    else this.schedule(this.d.settings.pollMs);
   }
 
   private async batch(): Promise<number> {

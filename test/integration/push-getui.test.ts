@@ -347,6 +347,21 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
     expect(new Set(jobs.map((j) => j.task_id)).size, 'each job has its own task id').to.equal(500);
   });
 
+  it('sends the messages stored within the batch window in one call, and sends them on stop', async () => {
+    // A window of a minute and a poll of ten: nothing goes out before stop() unless the window is ignored.
+    const t = await app({ PUSH_POLL_MS: '600000', PUSH_BATCH_WINDOW_MS: '60000' }, { startWorker: true });
+    const { alice, bob } = await twoUsers(t);
+    const ids = await sendPhotos(t, alice, bob, 3);
+    await t.api.get('/healthz'); // a full round trip through the server after the last send
+    expect(g.pushCalls, 'held for the window').to.deep.equal([]);
+    expect(await jobStates(t)).to.deep.equal({ pending: 3 });
+
+    await t.services.outbox.stop();
+    expect(g.pushCalls).to.deep.equal([{ kind: 'batch', size: 3 }]);
+    expect(await jobStates(t)).to.deep.equal({ sent: 3 });
+    expect(new Set(g.accepted.map((p) => p.transmission.message_id))).to.deep.equal(new Set(ids));
+  });
+
   it('pushes as soon as a message is stored, and lets the batch in flight finish on stop', async () => {
     // A poll of ten minutes: only the wake-up after the send can push this soon.
     const t = await app({ PUSH_POLL_MS: '600000' }, { startWorker: true });
