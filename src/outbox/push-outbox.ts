@@ -119,6 +119,7 @@ export class PushOutbox {
       }
     }
     await this.chain;
+    this.woken = false;
     this.started = false;
   }
 
