@@ -4,7 +4,10 @@ export interface StoredBlob {
   size: number;
   /** The whole blob when it was small enough to read in one go (the cheapest to send), else a stream of it. */
   body: Buffer | Readable;
-  /** Frees the blob's share of the store's read-ahead budget: call once its response has ended or failed. */
+  /**
+   * Frees the blob's share of the store's read-ahead budget, and its buffer for reuse by another download:
+   * call once, when its response has closed (ended or failed), never while the body may still be read.
+   */
   release(): void;
 }
 

@@ -28,8 +28,8 @@ const readAt = (fd: number, buffer: Buffer, offset: number, length: number, posi
 /**
  * Buffers for the files read whole, reused once their response has ended. A fresh 200 KB buffer per
  * download costs more than reading the file into it (its pages are faulted in, then left to the GC):
- * measured on one core, 3 reads of a 200 KB file took 130-185 µs of CPU into new buffers and 70-95 µs into a
- * reused one. Capacities come in classes a quarter of a power of two apart, so a spare fits the next file
+ * measured on one core, opening, reading and closing a 200 KB file took 130-185 µs of CPU into a new buffer
+ * and 70-95 µs into a reused one. Capacities come in classes a quarter of a power of two apart, so a spare fits the next file
  * of about the same size.
  */
 export class ReadBuffers {
