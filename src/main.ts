@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createDb, type Db } from './db/knex';
-import { createApp } from './http/app';
+import { requestListener } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { createServices } from './services';
 
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   await db.raw('select 1');
   await services.limiters.ready();
   services.outbox.start();
-  const server = http.createServer(createApp(services).callback());
+  const server = http.createServer(requestListener(services));
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
   server.timeout = 60_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -1,9 +1,11 @@
+import type http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { AppError, errors } from '../errors';
 import type { Services } from '../services';
 import type { AppMiddleware, AppState } from './context';
+import { withDownloadLane } from './download-lane';
 import { renderErrors } from './middleware/errors';
 import { recordMetrics } from './middleware/metrics';
 import { requestContext } from './middleware/request-context';
@@ -63,4 +65,9 @@ export function createApp(services: Services): Koa<AppState> {
     }),
   );
   return app;
+}
+
+/** The server's request listener: the download lane (./download-lane.ts) in front of the Koa app. */
+export function requestListener(services: Services): http.RequestListener {
+  return withDownloadLane(services, createApp(services).callback());
 }

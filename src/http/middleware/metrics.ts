@@ -1,20 +1,28 @@
 import type { Metrics } from '../../observability/metrics';
 import type { AppMiddleware } from '../context';
 
-/** Counts and times every request by its route pattern (never the raw path, which carries keys). */
+/** Counts and times one answered request by its route pattern (never the raw path, which carries keys). */
+export function countRequest(
+  metrics: Metrics,
+  method: string,
+  route: string,
+  status: number,
+  startedAt: bigint,
+): void {
+  const labels = { method, route, status: String(status) };
+  metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
+  metrics.httpRequests.inc(labels);
+}
+
+/** Counts and times every request by its route pattern. */
 export function recordMetrics(metrics: Metrics): AppMiddleware {
   return async (ctx, next) => {
-    const stop = metrics.httpDuration.startTimer();
+    const started = process.hrtime.bigint();
     try {
       await next();
     } finally {
-      const labels = {
-        method: ctx.method,
-        route: (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched',
-        status: String(ctx.status),
-      };
-      stop(labels);
-      metrics.httpRequests.inc(labels);
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      countRequest(metrics, ctx.method, route, ctx.status, started);
     }
   };
 }

@@ -1,8 +1,36 @@
+import type http from 'node:http';
 import crypto from 'node:crypto';
 import { requestScope, type Logger } from '../../logger';
 import type { AppMiddleware } from '../context';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Ids given to requests before they reached Koa (the download lane), which Koa keeps if it answers them. */
+const givenIds = new WeakMap<http.IncomingMessage, string>();
+
+/** The request's id: the client's X-Request-Id if sane, else a new one; the same for every call on req. */
+export function requestIdOf(req: http.IncomingMessage): string {
+  let id = givenIds.get(req);
+  if (id === undefined) {
+    const sent = req.headers['x-request-id'];
+    id = typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
+    givenIds.set(req, id);
+  }
+  return id;
+}
+
+/** The one access log line of a request. The path only: query strings may carry credentials. */
+export function logRequest(
+  logger: Logger,
+  method: string,
+  path: string,
+  status: number,
+  startedAt: bigint,
+): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+  logger.info({ event: 'http.request', method, path, status, ms: Math.round(ms * 10) / 10 }, 'request');
+}
 
 /**
  * Gives each request an id (the client's X-Request-Id if sane) that every log line written while serving it
@@ -11,8 +39,7 @@ const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export function requestContext(logger: Logger): AppMiddleware {
   return (ctx, next) => {
     const started = process.hrtime.bigint();
-    const given = ctx.get('x-request-id');
-    const requestId = CLIENT_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const requestId = requestIdOf(ctx.req);
     ctx.state.requestId = requestId;
     ctx.state.receivedAt = Date.now();
     ctx.state.log = logger;
@@ -21,18 +48,7 @@ export function requestContext(logger: Logger): AppMiddleware {
       try {
         await next();
       } finally {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        // The path only: query strings may carry credentials.
-        logger.info(
-          {
-            event: 'http.request',
-            method: ctx.method,
-            path: ctx.path,
-            status: ctx.status,
-            ms: Math.round(ms * 10) / 10,
-          },
-          'request',
-        );
+        logRequest(logger, ctx.method, ctx.path, ctx.status, started);
       }
     });
   };

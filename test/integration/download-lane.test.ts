@@ -1,0 +1,151 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { createApp } from '../../src/http/app';
+import { withDownloadLane } from '../../src/http/download-lane';
+import type { LocalBlobStore } from '../../src/storage/local-blob-store';
+import { buildUser, sendPhoto, type TestUser } from '../support/factories';
+import { makeImage } from '../support/images';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+/**
+ * The download lane answers a successful download without Koa. These tests run a second server on the same
+ * services whose Koa app counts the requests handed to it, so they see which side answered.
+ */
+describe('download lane', () => {
+  let t: TestApp;
+  let server: http.Server;
+  let lane: supertest.Agent;
+  let koaAnswered = 0;
+  let jpeg: Buffer;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  before(async () => {
+    t = await startTestApp();
+    const koa = createApp(t.services).callback();
+    server = http.createServer(
+      withDownloadLane(t.services, (req, res) => {
+        koaAnswered += 1;
+        return koa(req, res);
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    lane = supertest.agent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    jpeg = await makeImage('jpeg', 320, 240);
+    alice = await buildUser(t.api);
+    bob = await buildUser(t.api);
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await t.close();
+  });
+
+  const heldBytes = () => (t.services.blobs as LocalBlobStore).heldBytes;
+
+  async function sentKey(): Promise<string> {
+    const sent = await sendPhoto(t.api, alice, bob, jpeg);
+    expect(sent.status, JSON.stringify(sent.body)).to.equal(201);
+    return sent.body.message_key;
+  }
+
+  /** The download's answer through the given server, and whether Koa answered it. */
+  async function get(agent: supertest.Agent, url: string, headers: Record<string, string> = bob.headers) {
+    const before = koaAnswered;
+    const res = await agent.get(url).set(headers).buffer(true);
+    return { res, byKoa: koaAnswered > before };
+  }
+
+  it('answers a download without Koa, with the headers and bytes the Koa route sends', async () => {
+    const key = await sentKey();
+    const { res: fast, byKoa } = await get(lane, `/v1/messages/${key}`);
+    expect(byKoa).to.equal(false);
+    // The same download through Koa: credentials in the query string are not the lane's.
+    const query = `phone_hash=${bob.phoneHash}&ukey=${encodeURIComponent(bob.ukey)}`;
+    const { res: slow, byKoa: slowByKoa } = await get(lane, `/v1/messages/${key}?${query}`, {});
+    expect(slowByKoa).to.equal(true);
+
+    for (const res of [fast, slow]) {
+      expect(res.status).to.equal(200);
+      expect(Buffer.compare(res.body, jpeg)).to.equal(0);
+    }
+    const comparable = (headers: Record<string, string>) => {
+      const { date: _date, 'x-request-id': requestId, ...rest } = headers;
+      expect(requestId).to.match(/^[0-9a-f-]{36}$/);
+      return rest;
+    };
+    expect(comparable(fast.headers)).to.deep.equal(comparable(slow.headers));
+    expect(fast.headers).to.include({
+      'content-type': 'image/jpeg',
+      'content-length': String(jpeg.length),
+      'cache-control': 'private, no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    expect(heldBytes()).to.equal(0);
+  });
+
+  it('logs and counts its downloads as the Koa route does, under the client’s request id', async () => {
+    const key = await sentKey();
+    const route = 'route="/v1/messages/:message_key",status="200"';
+    const counted = async () => {
+      const text = (await t.api.get('/metrics')).text;
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('pushpic_http_requests_total') && l.includes(route));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = await counted();
+    const { res, byKoa } = await get(lane, `/v1/messages/${key}`, {
+      ...bob.headers,
+      'X-Request-Id': 'lane-test-1',
+    });
+    expect(res.status).to.equal(200);
+    expect(byKoa).to.equal(false);
+    expect(res.headers['x-request-id']).to.equal('lane-test-1');
+    expect(await counted()).to.equal(before + 1);
+    const line = t.logs.lines.find((l) => l.req_id === 'lane-test-1' && l.event === 'http.request');
+    expect(line).to.include({ method: 'GET', path: `/v1/messages/${key}`, status: 200 });
+    // The key is in the path, as on the Koa route; the credentials are not in the line.
+    expect(JSON.stringify(line)).not.to.include(bob.ukey);
+  });
+
+  it('hands every download that does not succeed to Koa, which answers it in JSON', async () => {
+    const key = await sentKey();
+    const cases: [string, string, Record<string, string>, number, string][] = [
+      ['a wrong ukey', `/v1/messages/${key}`, { ...bob.headers, 'X-Ukey': 'wrong' }, 401, 'unauthorized'],
+      ['the sender, not the receiver', `/v1/messages/${key}`, alice.headers, 404, 'message_not_found'],
+      ['an unknown key', `/v1/messages/${'0'.repeat(64)}`, bob.headers, 404, 'message_not_found'],
+      ['a key in capitals', `/v1/messages/${key.toUpperCase()}`, bob.headers, 404, 'message_not_found'],
+      ['no credentials', `/v1/messages/${key}`, {}, 401, 'unauthorized'],
+    ];
+    for (const [what, url, headers, status, code] of cases) {
+      const { res, byKoa } = await get(lane, url, headers);
+      expect(res.status, what).to.equal(status);
+      expect(res.body, what).to.include({ error: code });
+      expect(byKoa, what).to.equal(true);
+    }
+    expect((await lane.delete(`/v1/messages/${key}`).set(bob.headers)).status).to.equal(204);
+    const { res: gone, byKoa } = await get(lane, `/v1/messages/${key}`);
+    expect(gone.status).to.equal(410);
+    expect(gone.body).to.include({ error: 'gone' });
+    expect(byKoa).to.equal(true);
+    expect(heldBytes()).to.equal(0);
+  });
+
+  it('leaves HEAD and requests with a body to Koa', async () => {
+    const key = await sentKey();
+    const before = koaAnswered;
+    const head = await lane.head(`/v1/messages/${key}`).set(bob.headers);
+    expect(head.status).to.equal(200);
+    expect(head.headers['content-length']).to.equal(String(jpeg.length));
+    expect(koaAnswered).to.equal(before + 1);
+    const withBody = await lane
+      .get(`/v1/messages/${key}`)
+      .set(bob.headers)
+      .set('Content-Type', 'text/plain')
+      .send('hello');
+    expect(withBody.status).to.equal(415);
+    expect(koaAnswered).to.equal(before + 2);
+  });
+});
