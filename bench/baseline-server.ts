@@ -5,7 +5,7 @@
  * then sent from memory (/whole/, what pushpic does with files up to 1 MiB). No auth, no database, no
  * image checks.
  *
- *   PORT=... DIR=... node -r ts-node/register/transpile-only bench/baseline-server.ts
+ *   tsc -p tsconfig.bench.json && PORT=... DIR=... node dist/bench/baseline-server.js
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

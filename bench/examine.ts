@@ -5,7 +5,7 @@
  * same bytes written to disk (header read, a decode shrunk for the preview, the blurhash). Prints one
  * JSON line.
  *
- *   node -r ts-node/register/transpile-only bench/examine.ts <photo.jpg> <seconds> <rounds>
+ *   tsc -p tsconfig.bench.json && node dist/bench/examine.js <photo.jpg> <seconds> <rounds>
  */
 import fs from 'node:fs';
 import os from 'node:os';
