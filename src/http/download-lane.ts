@@ -13,12 +13,13 @@ const noop = () => undefined;
 
 /**
  * The app's hottest request, a download that succeeds, answered without Koa: its context, router and
- * middleware chain cost 35-75 µs of CPU per download, a quarter to a third of a bare node:http server's whole
- * work (the README's Benchmark section). The lane takes only a GET of a well-formed key with the credentials in the headers and
- * no body, and answers only the 200, with the same headers, body, access log line, metrics and request id as
- * the Koa route. Everything else, and every download that does not end in 200 (wrong credentials, unknown,
- * expired or gone message, a failure), goes to the Koa app, which answers it as it answers any request: the
- * lane has written nothing by then, and what it did (two lookups) is safe to do again.
+ * middleware chain cost 35-75 µs of CPU per download, a quarter to a third of a bare node:http server's
+ * whole work (the README's Benchmark section). The lane takes only a GET of a well-formed key with the
+ * credentials in the headers and no body, and answers only the 200, with the same headers, body, access log
+ * line, metrics and request id as the Koa route. Everything else, and every download that does not end in
+ * 200 (wrong credentials, unknown, expired or gone message, a failure), goes to the Koa app, which answers it
+ * as it answers any request: the lane has written nothing by then, and what it did (two lookups) is safe to
+ * do again.
  */
 export function withDownloadLane(services: Services, app: http.RequestListener): http.RequestListener {
   const { logger, metrics } = services;
@@ -65,7 +66,8 @@ export function withDownloadLane(services: Services, app: http.RequestListener):
       .run({ req_id: requestIdOf(req) }, () => serve(req, res, key))
       .then(
         (served) => served || app(req, res),
-        () => app(req, res),
+        // Once the headers are out, Koa cannot answer instead: the client sees the response cut short.
+        () => (res.headersSent ? res.destroy() : app(req, res)),
       );
   };
 }
