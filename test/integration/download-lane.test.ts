@@ -1,4 +1,8 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import sharp from 'sharp';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import supertest from 'supertest';
@@ -82,6 +86,27 @@ describe('download lane', () => {
       'cache-control': 'private, no-store',
       'x-content-type-options': 'nosniff',
     });
+    expect(heldBytes()).to.equal(0);
+  });
+
+  it('streams a photo too large to read whole (over 1 MiB), intact', async () => {
+    const width = 700;
+    const height = 600; // noise does not compress: about 1.2 MB of PNG
+    const noise = crypto.randomBytes(width * height * 3);
+    const png = await sharp(noise, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
+    expect(png.length).to.be.above(1024 * 1024);
+    const sent = await sendPhoto(t.api, alice, bob, png, {}, 'noise.png');
+    expect(sent.status, JSON.stringify(sent.body)).to.equal(201);
+    const key: string = sent.body.message_key;
+    const { res, byKoa } = await get(lane, `/v1/messages/${key}`);
+    expect(byKoa).to.equal(false);
+    expect(res.status).to.equal(200);
+    expect(res.headers['content-type']).to.equal('image/png');
+    const stored = fs.readFileSync(path.join(t.services.config.uploadDir, key.slice(0, 2), key));
+    expect(res.headers['content-length']).to.equal(String(stored.length));
+    expect(Buffer.compare(res.body, stored)).to.equal(0);
     expect(heldBytes()).to.equal(0);
   });
 
