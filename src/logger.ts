@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -20,8 +19,14 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
 ];
 
-/** The request being served, so every line logged on its behalf carries its id, whoever logs it. */
-export const requestScope = new AsyncLocalStorage<{ req_id: string }>();
+/**
+ * The logger for one request: every line it writes carries the request's id. It is passed down to whatever
+ * logs on the request's behalf rather than found through AsyncLocalStorage, whose promise hooks (Node 20)
+ * tax every promise of every request: measured, about a tenth of a send's instructions.
+ */
+export function requestLogger(logger: Logger, requestId: string): Logger {
+  return logger.child({ req_id: requestId });
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
@@ -29,7 +34,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: undefined,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      mixin: () => requestScope.getStore() ?? {},
     },
     destination,
   );

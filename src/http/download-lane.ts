@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { pipeline } from 'node:stream';
-import { requestScope } from '../logger';
+import { requestLogger } from '../logger';
 import type { Services } from '../services';
 import { countRequest } from './middleware/metrics';
 import { logRequest, requestIdOf } from './middleware/request-context';
@@ -26,6 +26,7 @@ export function withDownloadLane(services: Services, app: http.RequestListener):
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse, key: string): Promise<boolean> {
     const started = process.hrtime.bigint();
+    const requestId = requestIdOf(req);
     const user = await services
       .authenticate({
         phoneHash: req.headers['x-phone-hash'] as string,
@@ -33,11 +34,13 @@ export function withDownloadLane(services: Services, app: http.RequestListener):
       })
       .catch(() => null);
     if (!user) return false;
-    const download = await services.messages.download(user, key).catch(() => null);
+    const download = await services.messages
+      .download(user, key, requestLogger(logger, requestId))
+      .catch(() => null);
     if (!download) return false;
     res.once('close', download.release);
     res.writeHead(200, {
-      'X-Request-Id': requestIdOf(req),
+      'X-Request-Id': requestId,
       'Cache-Control': 'private, no-store',
       'X-Content-Type-Options': 'nosniff',
       'Content-Type': download.message.filetype,
@@ -45,7 +48,7 @@ export function withDownloadLane(services: Services, app: http.RequestListener):
     });
     if (Buffer.isBuffer(download.body)) res.end(download.body);
     else pipeline(download.body, res, noop); // a failed read ends the response short; the client sees it
-    logRequest(logger, 'GET', req.url!, 200, started);
+    logRequest(logger, requestId, 'GET', req.url!, 200, started);
     countRequest(metrics, 'GET', ROUTE, 200, started);
     return true;
   }
@@ -62,12 +65,10 @@ export function withDownloadLane(services: Services, app: http.RequestListener):
     ) {
       return app(req, res);
     }
-    requestScope
-      .run({ req_id: requestIdOf(req) }, () => serve(req, res, key))
-      .then(
-        (served) => served || app(req, res),
-        // Once the headers are out, Koa cannot answer instead: the client sees the response cut short.
-        () => (res.headersSent ? res.destroy() : app(req, res)),
-      );
+    serve(req, res, key).then(
+      (served) => served || app(req, res),
+      // Once the headers are out, Koa cannot answer instead: the client sees the response cut short.
+      () => (res.headersSent ? res.destroy() : app(req, res)),
+    );
   };
 }

@@ -11,9 +11,12 @@ import type { Db } from '../db/knex';
 import { errors } from '../errors';
 import type { Logger } from '../logger';
 
-/** Counts one request against a key; throws 429 too_many_requests with Retry-After when over the limit. */
+/**
+ * Counts one request against a key; throws 429 too_many_requests with Retry-After when over the limit. log:
+ * the request's logger, for a failing store.
+ */
 export interface Limiter {
-  consume(key: string): Promise<void>;
+  consume(key: string, log?: Logger): Promise<void>;
 }
 
 export interface Limiters {
@@ -27,7 +30,7 @@ export interface Limiters {
 
 function wrap(limiter: RateLimiterAbstract, name: string, logger: Logger): Limiter {
   return {
-    async consume(key) {
+    async consume(key, log = logger) {
       try {
         await limiter.consume(key);
       } catch (rejection) {
@@ -35,7 +38,7 @@ function wrap(limiter: RateLimiterAbstract, name: string, logger: Logger): Limit
           throw errors.tooManyRequests(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
         }
         // The shared store failed and so did its in-memory insurance: let the request through.
-        logger.warn(
+        log.warn(
           { event: 'rate_limit.store_error', limiter: name, err: rejection },
           'rate limit store error',
         );

@@ -35,7 +35,8 @@ export function messagesService({ messages, blobs, logger, now, ttlMs }: Message
       return messages.listPending(caller.uid, afterId, limit, now() - ttlMs);
     },
 
-    async download(caller: User, messageKey: string): Promise<Download> {
+    /** log: the request's logger (its lines carry the request id). */
+    async download(caller: User, messageKey: string, log: Logger = logger): Promise<Download> {
       const message = await own(caller, messageKey);
       if (message.expiredAt !== null || (message.exist && pastTtl(message))) throw errors.expired();
       if (!message.exist) throw errors.gone();
@@ -43,10 +44,7 @@ export function messagesService({ messages, blobs, logger, now, ttlMs }: Message
       if (!blob) {
         // Sends store the file before the row and deletes drop the row before the file, so no crash leaves
         // a live row without its file; only damage outside pushpic does. Stop listing it.
-        logger.error(
-          { event: 'message.file_missing', message_id: message.messageId },
-          'stored file is missing',
-        );
+        log.error({ event: 'message.file_missing', message_id: message.messageId }, 'stored file is missing');
         await messages.markLost(message.messageId, now());
         throw errors.gone();
       }

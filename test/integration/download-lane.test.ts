@@ -158,6 +158,23 @@ describe('download lane', () => {
     expect(heldBytes()).to.equal(0);
   });
 
+  it("logs a vanished file under the download's request id, then answers 410 through Koa", async () => {
+    const key = await sentKey();
+    fs.rmSync((t.services.blobs as LocalBlobStore).pathFor(key)); // damage outside pushpic
+    const { res, byKoa } = await get(lane, `/v1/messages/${key}`, {
+      ...bob.headers,
+      'X-Request-Id': 'lane-missing-1',
+    });
+    expect(res.status).to.equal(410);
+    expect(res.body).to.include({ error: 'gone' });
+    expect(byKoa).to.equal(true);
+    // The lane found the file missing and logged it; Koa then found the message gone.
+    const missing = t.logs.lines.filter((l) => l.event === 'message.file_missing');
+    expect(missing.map((l) => l.req_id)).to.deep.equal(['lane-missing-1']);
+    const access = t.logs.lines.find((l) => l.req_id === 'lane-missing-1' && l.event === 'http.request');
+    expect(access).to.include({ status: 410 });
+  });
+
   it('leaves HEAD and requests with a body to Koa', async () => {
     const key = await sentKey();
     const before = koaAnswered;

@@ -12,7 +12,7 @@ export function rateLimit(limiter: Limiter | null, keyOf: (ctx: AppContext) => s
     const state = ctx.state as unknown as Record<symbol, boolean>;
     if (limiter && key !== null && !state[counted]) {
       state[counted] = true;
-      await limiter.consume(key);
+      await limiter.consume(key, ctx.state.log);
     }
     await next();
   };

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import crypto from 'node:crypto';
-import { requestScope, type Logger } from '../../logger';
+import { requestLogger, type Logger } from '../../logger';
 import type { AppMiddleware } from '../context';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -22,6 +22,7 @@ export function requestIdOf(req: http.IncomingMessage): string {
 /** The one access log line of a request. The path only: query strings may carry credentials. */
 export function logRequest(
   logger: Logger,
+  requestId: string,
   method: string,
   path: string,
   status: number,
@@ -29,7 +30,10 @@ export function logRequest(
 ): void {
   if (!logger.isLevelEnabled('info')) return;
   const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-  logger.info({ event: 'http.request', method, path, status, ms: Math.round(ms * 10) / 10 }, 'request');
+  logger.info(
+    { req_id: requestId, event: 'http.request', method, path, status, ms: Math.round(ms * 10) / 10 },
+    'request',
+  );
 }
 
 /**
@@ -37,19 +41,17 @@ export function logRequest(
  * carries, and writes one access log line when it ends.
  */
 export function requestContext(logger: Logger): AppMiddleware {
-  return (ctx, next) => {
+  return async (ctx, next) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(ctx.req);
     ctx.state.requestId = requestId;
     ctx.state.receivedAt = Date.now();
-    ctx.state.log = logger;
+    ctx.state.log = requestLogger(logger, requestId);
     ctx.set('X-Request-Id', requestId);
-    return requestScope.run({ req_id: requestId }, async () => {
-      try {
-        await next();
-      } finally {
-        logRequest(logger, ctx.method, ctx.path, ctx.status, started);
-      }
-    });
+    try {
+      await next();
+    } finally {
+      logRequest(logger, requestId, ctx.method, ctx.path, ctx.status, started);
+    }
   };
 }

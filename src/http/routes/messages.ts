@@ -62,7 +62,11 @@ export function messageRoutes(router: Router<AppState>, services: Services): voi
   });
 
   router.get('/v1/messages/:message_key', auth, async (ctx) => {
-    const download = await services.messages.download(currentUser(ctx), ctx.params.message_key);
+    const download = await services.messages.download(
+      currentUser(ctx),
+      ctx.params.message_key,
+      ctx.state.log,
+    );
     ctx.set('Cache-Control', 'private, no-store');
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.type = download.message.filetype;
