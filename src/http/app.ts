@@ -6,6 +6,7 @@ import { AppError, errors } from '../errors';
 import type { Services } from '../services';
 import type { AppMiddleware, AppState } from './context';
 import { withDownloadLane } from './download-lane';
+import { withSendLane } from './send-lane';
 import { renderErrors } from './middleware/errors';
 import { recordMetrics } from './middleware/metrics';
 import { requestContext } from './middleware/request-context';
@@ -67,7 +68,10 @@ export function createApp(services: Services): Koa<AppState> {
   return app;
 }
 
-/** The server's request listener: the download lane (./download-lane.ts) in front of the Koa app. */
+/**
+ * The server's request listener: the send and download lanes (./send-lane.ts, ./download-lane.ts) in front
+ * of the Koa app, which answers every request they do not take.
+ */
 export function requestListener(services: Services): http.RequestListener {
-  return withDownloadLane(services, createApp(services).callback());
+  return withSendLane(services, withDownloadLane(services, createApp(services).callback()));
 }

@@ -1,4 +1,5 @@
 import { AppError, errors } from '../../errors';
+import type { Logger } from '../../logger';
 import type { AppMiddleware } from '../context';
 
 const CODES_BY_STATUS: Record<number, string> = {
@@ -20,24 +21,44 @@ function clientError(err: unknown): AppError | null {
   return new AppError(e.status, CODES_BY_STATUS[e.status] ?? 'bad_request', (err as Error).message);
 }
 
+/** What a request that failed is answered: status, extra headers and the `{ error, message }` body. */
+export interface ErrorReply {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: string; message: string };
+}
+
 /**
- * The one error renderer: every error becomes `{ error, message }`. AppErrors and Koa's own 4xx errors keep
- * their status; anything else is logged with the request id and answered as a bare 500.
+ * The one mapping from an error to its answer. AppErrors and Koa's own 4xx errors keep their status;
+ * anything else is logged (with the request id, through log) and answered as a bare 500. Koa's routes use
+ * it through renderErrors, the send lane (../send-lane.ts) directly.
  */
+export function errorReply(err: unknown, log: Logger): ErrorReply {
+  const known = err instanceof AppError ? err : clientError(err);
+  if (known) {
+    return {
+      status: known.status,
+      headers: known.headers,
+      body: { error: known.code, message: known.message },
+    };
+  }
+  log.error({ event: 'http.unhandled_error', err }, 'unhandled error');
+  return {
+    status: 500,
+    headers: {},
+    body: { error: 'internal_error', message: 'Something went wrong on our side; it has been logged.' },
+  };
+}
+
+/** Koa's error renderer: every error thrown by a route or middleware becomes its errorReply. */
 export const renderErrors: AppMiddleware = async (ctx, next) => {
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) throw errors.notFound();
   } catch (err) {
-    const known = err instanceof AppError ? err : clientError(err);
-    if (known) {
-      ctx.status = known.status;
-      ctx.set(known.headers);
-      ctx.body = { error: known.code, message: known.message };
-      return;
-    }
-    ctx.state.log.error({ event: 'http.unhandled_error', err }, 'unhandled error');
-    ctx.status = 500;
-    ctx.body = { error: 'internal_error', message: 'Something went wrong on our side; it has been logged.' };
+    const reply = errorReply(err, ctx.state.log);
+    ctx.status = reply.status;
+    ctx.set(reply.headers);
+    ctx.body = reply.body;
   }
 };

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
-import type { IncomingMessage } from 'node:http';
-import multer from '@koa/multer';
-import { MulterError, type StorageEngine } from 'multer';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import multer, { MulterError, type StorageEngine } from 'multer';
 import { AppError, errors } from '../../errors';
 import type { ReceivedImage } from '../../images/media';
+import type { ReceivedUpload } from '../../messages/send-message';
+import type { Services } from '../../services';
 import type { TempFiles } from '../../storage/temp-files';
 import type { AppMiddleware } from '../context';
 
@@ -82,14 +83,22 @@ async function removeWritten(req: IncomingMessage): Promise<void> {
   await fs.promises.rm(write.path, { force: true });
 }
 
+/** A multipart body read: its text fields, and the photo in img_file if one came. */
+export interface ReadUpload {
+  fields: Record<string, unknown>;
+  upload: ReceivedUpload | undefined;
+}
+
 /**
- * Receives `multipart/form-data` with one photo in `img_file`, streamed to a temporary file and refused as
- * soon as it passes maxBytes. Sets ctx.state.upload; the temporary file is removed when the request ends,
- * whatever happened (a service that keeps it moves it away first).
+ * Reads `multipart/form-data` with one photo in `img_file`, streamed to a temporary file and refused as soon
+ * as it passes maxBytes, on a bare node:http request: the Koa route (receiveUpload below) and the send lane
+ * (../send-lane.ts) share it. read() throws the client's 4xx (or a file system error) with nothing left on
+ * disk; after a read, discard() removes the temporary file unless the photo was moved away.
  */
-export function receiveUpload(tempFiles: TempFiles, maxBytes: number, receive: ReceiveImage): AppMiddleware {
+export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempFiles' | 'config' | 'media'>) {
+  const maxBytes = config.maxUploadBytes;
   const single = multer({
-    storage: new TempFileStorage(tempFiles, receive),
+    storage: new TempFileStorage(tempFiles, media.receive),
     limits: {
       fileSize: maxBytes,
       files: 1,
@@ -101,26 +110,51 @@ export function receiveUpload(tempFiles: TempFiles, maxBytes: number, receive: R
     },
   }).single('img_file');
 
+  return {
+    async read(req: IncomingMessage, res: ServerResponse): Promise<ReadUpload> {
+      if (Number(req.headers['content-length']) > maxBytes + MULTIPART_OVERHEAD) {
+        // Refused without reading a byte of the body; the connection cannot be reused after that.
+        throw errors.payloadTooLarge(maxBytes, { Connection: 'close' });
+      }
+      const parsed = req as IncomingMessage & { body?: Record<string, unknown>; file?: StoredFile };
+      try {
+        await new Promise<void>((resolve, reject) =>
+          single(parsed as never, res as never, (err?: unknown) => (err ? reject(err) : resolve())),
+        );
+      } catch (err) {
+        await removeWritten(req);
+        throw toClientError(err, maxBytes) ?? err;
+      }
+      const { body = {}, file } = parsed;
+      delete parsed.body;
+      delete parsed.file;
+      const upload = file?.image ? { tempPath: file.path, size: file.size, image: file.image } : undefined;
+      return { fields: body, upload };
+    },
+
+    /** Ends a read: removes its temporary file, unless the photo was moved into the blob store. */
+    async discard(req: IncomingMessage, upload: ReceivedUpload | undefined): Promise<void> {
+      if (!upload?.moved) await removeWritten(req);
+    },
+  };
+}
+
+export type UploadReader = ReturnType<typeof uploadReader>;
+
+/**
+ * The Koa route's multipart step: sets ctx.request.body and ctx.state.upload. The temporary file is removed
+ * when the request ends, whatever happened (a service that keeps it moves it away first).
+ */
+export function receiveUpload(reader: UploadReader): AppMiddleware {
   return async (ctx, next) => {
     if (!ctx.is('multipart/form-data')) throw errors.unsupportedContentType('multipart/form-data');
-    const declared = Number(ctx.get('content-length'));
-    if (declared > maxBytes + MULTIPART_OVERHEAD) {
-      ctx.set('Connection', 'close'); // refuse without reading a byte of the body
-      throw errors.payloadTooLarge(maxBytes);
-    }
-    try {
-      await single(ctx as never, async () => undefined);
-      const file = (ctx as unknown as { file?: StoredFile }).file;
-      if (file?.image) ctx.state.upload = { tempPath: file.path, size: file.size, image: file.image };
-    } catch (err) {
-      await removeWritten(ctx.req);
-      throw toClientError(err, maxBytes) ?? err;
-    }
+    const { fields, upload } = await reader.read(ctx.req, ctx.res);
+    ctx.request.body = fields;
+    ctx.state.upload = upload;
     try {
       await next();
     } finally {
-      // A sent photo's file has been moved away; any other ends with its temporary file removed.
-      if (!ctx.state.upload?.moved) await removeWritten(ctx.req);
+      await reader.discard(ctx.req, ctx.state.upload);
     }
   };
 }

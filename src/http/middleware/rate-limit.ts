@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Limiter } from '../../limits/rate-limiters';
 import type { AppContext, AppMiddleware } from '../context';
 
@@ -18,5 +19,15 @@ export function rateLimit(limiter: Limiter | null, keyOf: (ctx: AppContext) => s
   };
 }
 
-export const byIp = (ctx: AppContext) => ctx.ip;
+/**
+ * The client's address: the first X-Forwarded-For entry when TRUST_PROXY says a proxy sets it, else the
+ * peer's, as Koa's ctx.ip has it. The send lane, which runs without Koa, keys its limit with it too.
+ */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const first = typeof forwarded === 'string' ? forwarded.split(',', 1)[0].trim() : '';
+  return first || req.socket.remoteAddress || '';
+}
+
+export const byIp = (ctx: AppContext) => clientIp(ctx.req, ctx.app.proxy);
 export const byUser = (ctx: AppContext) => (ctx.state.user ? String(ctx.state.user.uid) : null);

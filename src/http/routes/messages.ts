@@ -1,13 +1,51 @@
 import type Router from '@koa/router';
 import { errors } from '../../errors';
+import type { User } from '../../db/users-repository';
+import type { ReceivedUpload } from '../../messages/send-message';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
 import { authenticateEarly, requireUser } from '../middleware/auth';
-import { receiveUpload } from '../middleware/multipart';
+import { receiveUpload, uploadReader } from '../middleware/multipart';
 import { byIp, byUser, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentPending } from '../presenters';
 import { listQuery, SendFields } from '../schemas';
+
+/**
+ * The send route's work once the sender is known and the body read: checks the fields, stores the photo
+ * and answers 201 with the new message (200 with the first one for a repeated client_msg_id). The Koa route
+ * and the send lane (../send-lane.ts) share it.
+ */
+export async function sendPhoto(
+  services: Services,
+  sender: User,
+  body: unknown,
+  { upload, receivedAt }: { upload?: ReceivedUpload; receivedAt: number },
+) {
+  const fields = parse(SendFields, body ?? {});
+  if (!upload) throw errors.missingFile();
+  const { message, created } = await services.sendMessage({
+    sender,
+    receiverUid: fields.receiver_uid,
+    clientMsgId: fields.client_msg_id ?? null,
+    blurhash: fields.blurhash ?? null,
+    upload,
+    receivedAt,
+  });
+  if (created) services.metrics.uploadBytes.inc(message.size);
+  return {
+    status: created ? 201 : 200,
+    body: {
+      message_id: message.messageId,
+      message_key: message.messageKey,
+      send_time: message.sendTime,
+      filetype: message.filetype,
+      size: message.size,
+      width: message.width,
+      height: message.height,
+    },
+  };
+}
 
 /** Adds these routes to the app's router. */
 export function messageRoutes(router: Router<AppState>, services: Services): void {
@@ -24,31 +62,13 @@ export function messageRoutes(router: Router<AppState>, services: Services): voi
     rateLimit(services.limiters.sendPerIp, byIp),
     authenticateEarly(services.authenticate),
     limitPerUser, // before the body when the credentials came in headers...
-    receiveUpload(services.tempFiles, config.maxUploadBytes, services.media.receive),
+    receiveUpload(uploadReader(services)),
     auth,
     limitPerUser, // ...else once the multipart fields have been read
     async (ctx) => {
-      const fields = parse(SendFields, ctx.request.body ?? {});
-      if (!ctx.state.upload) throw errors.missingFile();
-      const { message, created } = await services.sendMessage({
-        sender: currentUser(ctx),
-        receiverUid: fields.receiver_uid,
-        clientMsgId: fields.client_msg_id ?? null,
-        blurhash: fields.blurhash ?? null,
-        upload: ctx.state.upload,
-        receivedAt: ctx.state.receivedAt,
-      });
-      if (created) services.metrics.uploadBytes.inc(message.size);
-      ctx.status = created ? 201 : 200;
-      ctx.body = {
-        message_id: message.messageId,
-        message_key: message.messageKey,
-        send_time: message.sendTime,
-        filetype: message.filetype,
-        size: message.size,
-        width: message.width,
-        height: message.height,
-      };
+      const sent = await sendPhoto(services, currentUser(ctx), ctx.request.body, ctx.state);
+      ctx.status = sent.status;
+      ctx.body = sent.body;
     },
   );
 

@@ -1,0 +1,243 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import supertest from 'supertest';
+import { createApp } from '../../src/http/app';
+import { withSendLane } from '../../src/http/send-lane';
+import { buildUser, type TestUser } from '../support/factories';
+import { makeImage } from '../support/images';
+import { BOUNDARY, multipartBody } from '../support/raw-http';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+type Part = Parameters<typeof multipartBody>[0][number];
+
+/**
+ * The send lane answers a photo sent with header credentials without Koa. These tests run a second server
+ * on the same services whose Koa app counts the requests handed to it, and send each body twice: with the
+ * credentials in the headers (the lane's) and with them in the multipart fields (the seed's form, which
+ * only Koa takes). Both must answer alike.
+ */
+describe('send lane', () => {
+  let t: TestApp;
+  let server: http.Server;
+  let lane: supertest.Agent;
+  let koaAnswered = 0;
+  let jpeg: Buffer;
+  let alice: TestUser;
+  let bob: TestUser;
+
+  before(async () => {
+    t = await startTestApp();
+    const koa = createApp(t.services).callback();
+    server = http.createServer(
+      withSendLane(t.services, (req, res) => {
+        koaAnswered += 1;
+        return koa(req, res);
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    lane = supertest.agent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    jpeg = await makeImage('jpeg', 320, 240);
+    alice = await buildUser(t.api);
+    bob = await buildUser(t.api);
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await t.close();
+  });
+
+  const messageCount = async () => Number((await t.services.db('messages').count({ n: '*' }))[0].n);
+  const photo = (value: Buffer = jpeg): Part => ({
+    name: 'img_file',
+    value,
+    filename: 'a.jpg',
+    type: 'image/jpeg',
+  });
+  const receiver = (uid: number | string = bob.uid): Part => ({ name: 'receiver_uid', value: String(uid) });
+
+  /** Posts parts with alice's credentials in the headers (the lane) or in the fields (Koa). */
+  async function post(parts: Part[], where: 'headers' | 'fields', cut = 0, headers: object = {}) {
+    const credentials =
+      where === 'fields'
+        ? [
+            { name: 'phone_hash', value: alice.phoneHash },
+            { name: 'ukey', value: alice.ukey },
+          ]
+        : [];
+    const body = multipartBody([...credentials, ...parts]);
+    const before = koaAnswered;
+    const res = await lane
+      .post('/v1/messages')
+      .set(where === 'headers' ? alice.headers : {})
+      .set(headers as Record<string, string>)
+      .set('Content-Type', `multipart/form-data; boundary=${BOUNDARY}`)
+      .send(body.subarray(0, body.length - cut));
+    return { res, byKoa: koaAnswered > before };
+  }
+
+  /** The headers two answers must share: all but the date and the request id. */
+  const comparable = (headers: Record<string, string>) => {
+    const { date: _date, 'x-request-id': requestId, ...rest } = headers;
+    expect(requestId).to.match(/^[0-9a-f-]{36}$/);
+    return rest;
+  };
+
+  it('answers a send without Koa, with the status, headers and body the Koa route sends', async () => {
+    const before = await messageCount();
+    const fast = await post([receiver(), photo()], 'headers');
+    const slow = await post([receiver(), photo()], 'fields');
+    expect(fast.byKoa).to.equal(false);
+    expect(slow.byKoa).to.equal(true);
+    for (const { res } of [fast, slow]) expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    expect(comparable(fast.res.headers)).to.deep.equal(comparable(slow.res.headers));
+    const shape = ({
+      message_id: _id,
+      message_key: _key,
+      send_time: _time,
+      ...rest
+    }: Record<string, unknown>) => rest;
+    expect(shape(fast.res.body)).to.deep.equal(shape(slow.res.body));
+    expect(fast.res.body).to.include({ filetype: 'image/jpeg', width: 320, height: 240 });
+    expect(await messageCount()).to.equal(before + 2);
+    // The lane's message is stored, pushed and downloadable like any other.
+    expect(await t.drainPushes()).to.equal(2);
+    const download = await t.api
+      .get(`/v1/messages/${fast.res.body.message_key}`)
+      .set(bob.headers)
+      .buffer(true);
+    expect(download.status).to.equal(200);
+    expect(download.body.length).to.equal(fast.res.body.size);
+  });
+
+  it('answers every refused send as the Koa route does, storing nothing and leaving no file', async () => {
+    const cases: [string, Part[], number, string, number?][] = [
+      [
+        'text renamed .jpg',
+        [receiver(), photo(Buffer.from('just some text'))],
+        415,
+        'unsupported_media_type',
+      ],
+      ['an empty file', [receiver(), photo(Buffer.alloc(0))], 415, 'unsupported_media_type'],
+      ['no file', [receiver()], 422, 'missing_file'],
+      ['an unknown receiver', [receiver(999999), photo()], 404, 'receiver_not_found'],
+      ['a bad receiver_uid', [receiver('1.5'), photo()], 422, 'invalid_request'],
+      ['an unknown field', [receiver(), { name: 'is_admin', value: '1' }, photo()], 422, 'invalid_request'],
+      ['two files', [receiver(), photo(), { ...photo(), name: 'other' }], 422, 'invalid_request'],
+      ['a truncated body', [receiver(), photo()], 400, 'malformed_multipart', 200],
+      ['a truncated JPEG', [receiver(), photo(jpeg.subarray(0, 600))], 422, 'invalid_image'],
+    ];
+    const before = await messageCount();
+    for (const [what, parts, status, code, cut] of cases) {
+      const fast = await post(parts, 'headers', cut);
+      const slow = await post(parts, 'fields', cut);
+      expect([fast.byKoa, slow.byKoa], what).to.deep.equal([false, true]);
+      expect(fast.res.status, `${what}: ${JSON.stringify(fast.res.body)}`).to.equal(status);
+      expect(fast.res.body, what).to.deep.equal(slow.res.body);
+      expect(fast.res.body.error, what).to.equal(code);
+      expect(comparable(fast.res.headers), what).to.deep.equal(comparable(slow.res.headers));
+      expect(
+        t.storedFiles().filter((f) => f.startsWith('.tmp/')),
+        what,
+      ).to.deep.equal([]);
+    }
+    expect(await messageCount()).to.equal(before);
+  });
+
+  it('refuses wrong credentials and a declared length over the limit before reading the body', async () => {
+    const wrong = await post([receiver(), photo()], 'headers', 0, { 'X-Ukey': 'wrong' });
+    expect(wrong.byKoa).to.equal(false);
+    expect(wrong.res.status).to.equal(401);
+    expect(wrong.res.body).to.include({ error: 'unauthorized' });
+
+    const tooLong = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: (server.address() as AddressInfo).port,
+        path: '/v1/messages',
+        method: 'POST',
+        headers: {
+          ...alice.headers,
+          'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
+          'Content-Length': String(50 * 1024 * 1024),
+        },
+      });
+      req.on('response', resolve).on('error', reject);
+      req.write('--' + BOUNDARY); // 18 bytes of a declared 50 MB: the answer comes without the rest
+    });
+    tooLong.resume();
+    expect(tooLong.statusCode).to.equal(413);
+    expect(tooLong.headers.connection).to.equal('close');
+    expect(t.storedFiles().filter((f) => f.startsWith('.tmp/'))).to.deep.equal([]);
+  });
+
+  it('logs and counts its sends as the Koa route does, under the client’s request id', async () => {
+    const route = 'method="POST",route="/v1/messages"';
+    const counted = async (status: number) => {
+      const text = (await t.api.get('/metrics')).text;
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('pushpic_http_requests_total') &&
+            l.includes(route) &&
+            l.includes(`status="${status}"`),
+        );
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const [created, refused] = [await counted(201), await counted(422)];
+    const sent = await post([receiver(), photo()], 'headers', 0, { 'X-Request-Id': 'send-lane-1' });
+    const bad = await post([receiver('x'), photo()], 'headers', 0, { 'X-Request-Id': 'send-lane-2' });
+    expect([sent.byKoa, bad.byKoa]).to.deep.equal([false, false]);
+    expect(sent.res.headers['x-request-id']).to.equal('send-lane-1');
+    expect(bad.res.headers['x-request-id']).to.equal('send-lane-2');
+    expect([await counted(201), await counted(422)]).to.deep.equal([created + 1, refused + 1]);
+    for (const [id, status] of [
+      ['send-lane-1', 201],
+      ['send-lane-2', 422],
+    ] as const) {
+      const line = t.logs.lines.find((l) => l.req_id === id && l.event === 'http.request');
+      expect(line, id).to.include({ method: 'POST', path: '/v1/messages', status });
+      expect(JSON.stringify(line)).not.to.include(alice.ukey);
+    }
+  });
+
+  it('leaves to Koa the sends it does not take', async () => {
+    const query = `phone_hash=${alice.phoneHash}&ukey=${encodeURIComponent(alice.ukey)}`;
+    const before = koaAnswered;
+    const inQuery = await lane
+      .post(`/v1/messages?${query}`)
+      .field('receiver_uid', String(bob.uid))
+      .attach('img_file', jpeg, 'a.jpg');
+    expect(inQuery.status).to.equal(201);
+    const json = await lane.post('/v1/messages').set(alice.headers).send({ receiver_uid: bob.uid });
+    expect(json.status).to.equal(415);
+    const noBody = await lane.post('/v1/messages').set(alice.headers);
+    expect(noBody.status).to.equal(415);
+    expect(koaAnswered).to.equal(before + 3);
+  });
+});
+
+describe('send lane behind a proxy', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ TRUST_PROXY: 'true', RATE_LIMIT_SEND_PER_IP: '1/1m' });
+  });
+  after(() => t.close());
+
+  it('limits sends per address by X-Forwarded-For, as Koa reads it', async () => {
+    const jpeg = await makeImage('jpeg', 64, 48);
+    const [alice, bob] = [await buildUser(t.api), await buildUser(t.api)];
+    const send = (forwarded: string) =>
+      t.api
+        .post('/v1/messages')
+        .set(alice.headers)
+        .set('X-Forwarded-For', forwarded)
+        .field('receiver_uid', String(bob.uid))
+        .attach('img_file', jpeg, 'a.jpg');
+    expect((await send('203.0.113.1, 10.0.0.1')).status).to.equal(201);
+    const refused = await send('203.0.113.1');
+    expect(refused.status).to.equal(429);
+    expect(refused.headers['retry-after']).to.match(/^\d+$/);
+    expect((await send('203.0.113.2')).status).to.equal(201);
+  });
+});
