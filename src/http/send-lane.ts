@@ -55,12 +55,12 @@ export function withSendLane(services: Services, app: http.RequestListener): htt
         ukey: req.headers['x-ukey'] as string,
       });
       await limiters.sendPerUser?.consume(String(sender.uid), log);
-      const { fields, upload } = await reader.read(req, res);
+      const { fields, upload } = await reader.read(req);
       let sent: Awaited<ReturnType<typeof sendPhoto>>;
       try {
         sent = await sendPhoto(services, sender, fields, { upload, receivedAt });
       } finally {
-        await reader.discard(req, upload); // before answering, as the Koa route does
+        await reader.discard(upload); // before answering, as the Koa route does
       }
       answer(res, requestId, sent.status, {}, sent.body);
       return sent.status;

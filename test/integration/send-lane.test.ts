@@ -4,9 +4,9 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { createApp } from '../../src/http/app';
 import { withSendLane } from '../../src/http/send-lane';
-import { buildUser, type TestUser } from '../support/factories';
+import { buildUser, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
-import { BOUNDARY, multipartBody } from '../support/raw-http';
+import { abandonUpload, BOUNDARY, multipartBody } from '../support/raw-http';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 type Part = Parameters<typeof multipartBody>[0][number];
@@ -125,6 +125,25 @@ describe('send lane', () => {
       ['two files', [receiver(), photo(), { ...photo(), name: 'other' }], 422, 'invalid_request'],
       ['a truncated body', [receiver(), photo()], 400, 'malformed_multipart', 200],
       ['a truncated JPEG', [receiver(), photo(jpeg.subarray(0, 600))], 422, 'invalid_image'],
+      ['a repeated field', [receiver(), receiver(), photo()], 422, 'invalid_request'],
+      [
+        'a field over 1 KB',
+        [receiver(), { name: 'client_msg_id', value: 'x'.repeat(1025) }, photo()],
+        422,
+        'invalid_request',
+      ],
+      [
+        'a __proto__ field',
+        [receiver(), { name: '__proto__', value: '{}' }, photo()],
+        422,
+        'invalid_request',
+      ],
+      [
+        'too many fields',
+        [...Array.from({ length: 9 }, () => ({ name: 'f', value: '1' })), photo()],
+        422,
+        'invalid_request',
+      ],
     ];
     const before = await messageCount();
     for (const [what, parts, status, code, cut] of cases) {
@@ -138,6 +157,32 @@ describe('send lane', () => {
       expect(
         t.storedFiles().filter((f) => f.startsWith('.tmp/')),
         what,
+      ).to.deep.equal([]);
+    }
+    expect(await messageCount()).to.equal(before);
+  });
+
+  it('leaves nothing behind when the client goes away mid-upload, by either path', async () => {
+    const before = await messageCount();
+    const port = (server.address() as AddressInfo).port;
+    for (const where of ['headers', 'fields'] as const) {
+      const credentials =
+        where === 'fields'
+          ? [
+              { name: 'phone_hash', value: alice.phoneHash },
+              { name: 'ukey', value: alice.ukey },
+            ]
+          : [];
+      const body = multipartBody([...credentials, receiver(), photo()]);
+      const id = `abandoned-${where}`;
+      const headers = { ...(where === 'headers' ? alice.headers : {}), 'X-Request-Id': id };
+      await abandonUpload(port, headers, body.subarray(0, body.length / 2), body.length);
+      // The access line is written once the request has finished, its cleanup included.
+      const line = await t.logs.waitFor((l) => l.req_id === id && l.event === 'http.request');
+      expect(line.status, where).to.equal(400);
+      expect(
+        t.storedFiles().filter((f) => f.startsWith('.tmp/')),
+        where,
       ).to.deep.equal([]);
     }
     expect(await messageCount()).to.equal(before);
@@ -214,6 +259,31 @@ describe('send lane', () => {
     const noBody = await lane.post('/v1/messages').set(alice.headers);
     expect(noBody.status).to.equal(415);
     expect(koaAnswered).to.equal(before + 3);
+  });
+});
+
+describe('send lane: the upload limit', () => {
+  it('takes a photo of exactly MAX_UPLOAD_BYTES and refuses one byte more, by either path', async () => {
+    const jpeg = await makeImage('jpeg', 64, 48);
+    for (const [limit, status] of [
+      [jpeg.length, 201],
+      [jpeg.length - 1, 413],
+    ] as const) {
+      const t = await startTestApp({ MAX_UPLOAD_BYTES: String(limit) });
+      try {
+        const [alice, bob] = [await buildUser(t.api), await buildUser(t.api)];
+        const query = `phone_hash=${alice.phoneHash}&ukey=${encodeURIComponent(alice.ukey)}`;
+        const viaLane = await sendPhoto(t.api, alice, bob, jpeg);
+        const viaKoa = await t.api
+          .post(`/v1/messages?${query}`)
+          .field('receiver_uid', String(bob.uid))
+          .attach('img_file', jpeg, 'a.jpg');
+        expect([viaLane.status, viaKoa.status], `limit ${limit}`).to.deep.equal([status, status]);
+        expect(t.storedFiles().filter((f) => f.startsWith('.tmp/'))).to.deep.equal([]);
+      } finally {
+        await t.close();
+      }
+    }
   });
 });
 
