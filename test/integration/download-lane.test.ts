@@ -1,16 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { createApp } from '../../src/http/app';
 import { withDownloadLane } from '../../src/http/download-lane';
 import type { LocalBlobStore } from '../../src/storage/local-blob-store';
 import { buildUser, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
+import { startLaneServer, type LaneServer } from '../support/lane-server';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 /**
@@ -19,30 +17,22 @@ import { startTestApp, type TestApp } from '../support/test-app';
  */
 describe('download lane', () => {
   let t: TestApp;
-  let server: http.Server;
+  let laneServer: LaneServer;
   let lane: supertest.Agent;
-  let koaAnswered = 0;
   let jpeg: Buffer;
   let alice: TestUser;
   let bob: TestUser;
 
   before(async () => {
     t = await startTestApp();
-    const koa = createApp(t.services).callback();
-    server = http.createServer(
-      withDownloadLane(t.services, (req, res) => {
-        koaAnswered += 1;
-        return koa(req, res);
-      }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    lane = supertest.agent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    laneServer = await startLaneServer(t.services, withDownloadLane);
+    lane = laneServer.agent;
     jpeg = await makeImage('jpeg', 320, 240);
     alice = await buildUser(t.api);
     bob = await buildUser(t.api);
   });
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await laneServer.close();
     await t.close();
   });
 
@@ -56,9 +46,9 @@ describe('download lane', () => {
 
   /** The download's answer through the given server, and whether Koa answered it. */
   async function get(agent: supertest.Agent, url: string, headers: Record<string, string> = bob.headers) {
-    const before = koaAnswered;
+    const before = laneServer.koaAnswered();
     const res = await agent.get(url).set(headers).buffer(true);
-    return { res, byKoa: koaAnswered > before };
+    return { res, byKoa: laneServer.koaAnswered() > before };
   }
 
   it('answers a download without Koa, with the headers and bytes the Koa route sends', async () => {
@@ -177,17 +167,17 @@ describe('download lane', () => {
 
   it('leaves HEAD and requests with a body to Koa', async () => {
     const key = await sentKey();
-    const before = koaAnswered;
+    const before = laneServer.koaAnswered();
     const head = await lane.head(`/v1/messages/${key}`).set(bob.headers);
     expect(head.status).to.equal(200);
     expect(head.headers['content-length']).to.equal(String(jpeg.length));
-    expect(koaAnswered).to.equal(before + 1);
+    expect(laneServer.koaAnswered()).to.equal(before + 1);
     const withBody = await lane
       .get(`/v1/messages/${key}`)
       .set(bob.headers)
       .set('Content-Type', 'text/plain')
       .send('hello');
     expect(withBody.status).to.equal(415);
-    expect(koaAnswered).to.equal(before + 2);
+    expect(laneServer.koaAnswered()).to.equal(before + 2);
   });
 });

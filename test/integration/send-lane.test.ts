@@ -1,12 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import supertest from 'supertest';
-import { createApp } from '../../src/http/app';
 import { withSendLane } from '../../src/http/send-lane';
 import { buildUser, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
 import { abandonUpload, BOUNDARY, multipartBody } from '../support/raw-http';
+import { startLaneServer, type LaneServer } from '../support/lane-server';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 type Part = Parameters<typeof multipartBody>[0][number];
@@ -19,33 +18,27 @@ type Part = Parameters<typeof multipartBody>[0][number];
  */
 describe('send lane', () => {
   let t: TestApp;
-  let server: http.Server;
+  let laneServer: LaneServer;
   let lane: supertest.Agent;
-  let koaAnswered = 0;
   let jpeg: Buffer;
   let alice: TestUser;
   let bob: TestUser;
 
   before(async () => {
     t = await startTestApp();
-    const koa = createApp(t.services).callback();
-    server = http.createServer(
-      withSendLane(t.services, (req, res) => {
-        koaAnswered += 1;
-        return koa(req, res);
-      }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    lane = supertest.agent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    laneServer = await startLaneServer(t.services, withSendLane);
+    lane = laneServer.agent;
     jpeg = await makeImage('jpeg', 320, 240);
     alice = await buildUser(t.api);
     bob = await buildUser(t.api);
   });
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await laneServer.close();
     await t.close();
   });
 
+  /** Temporary files left in the uploads folder. */
+  const tempFiles = () => t.storedFiles().filter((f) => f.startsWith('.tmp/'));
   const messageCount = async () => Number((await t.services.db('messages').count({ n: '*' }))[0].n);
   const photo = (value: Buffer = jpeg): Part => ({
     name: 'img_file',
@@ -55,24 +48,26 @@ describe('send lane', () => {
   });
   const receiver = (uid: number | string = bob.uid): Part => ({ name: 'receiver_uid', value: String(uid) });
 
+  /** alice's credentials as multipart fields, when they go there rather than in the headers. */
+  const credentialParts = (where: 'headers' | 'fields'): Part[] =>
+    where === 'fields'
+      ? [
+          { name: 'phone_hash', value: alice.phoneHash },
+          { name: 'ukey', value: alice.ukey },
+        ]
+      : [];
+
   /** Posts parts with alice's credentials in the headers (the lane) or in the fields (Koa). */
   async function post(parts: Part[], where: 'headers' | 'fields', cut = 0, headers: object = {}) {
-    const credentials =
-      where === 'fields'
-        ? [
-            { name: 'phone_hash', value: alice.phoneHash },
-            { name: 'ukey', value: alice.ukey },
-          ]
-        : [];
-    const body = multipartBody([...credentials, ...parts]);
-    const before = koaAnswered;
+    const body = multipartBody([...credentialParts(where), ...parts]);
+    const before = laneServer.koaAnswered();
     const res = await lane
       .post('/v1/messages')
       .set(where === 'headers' ? alice.headers : {})
       .set(headers as Record<string, string>)
       .set('Content-Type', `multipart/form-data; boundary=${BOUNDARY}`)
       .send(body.subarray(0, body.length - cut));
-    return { res, byKoa: koaAnswered > before };
+    return { res, byKoa: laneServer.koaAnswered() > before };
   }
 
   /** The headers two answers must share: all but the date and the request id. */
@@ -154,36 +149,23 @@ describe('send lane', () => {
       expect(fast.res.body, what).to.deep.equal(slow.res.body);
       expect(fast.res.body.error, what).to.equal(code);
       expect(comparable(fast.res.headers), what).to.deep.equal(comparable(slow.res.headers));
-      expect(
-        t.storedFiles().filter((f) => f.startsWith('.tmp/')),
-        what,
-      ).to.deep.equal([]);
+      expect(tempFiles(), what).to.deep.equal([]);
     }
     expect(await messageCount()).to.equal(before);
   });
 
   it('leaves nothing behind when the client goes away mid-upload, by either path', async () => {
     const before = await messageCount();
-    const port = (server.address() as AddressInfo).port;
+    const port = laneServer.port;
     for (const where of ['headers', 'fields'] as const) {
-      const credentials =
-        where === 'fields'
-          ? [
-              { name: 'phone_hash', value: alice.phoneHash },
-              { name: 'ukey', value: alice.ukey },
-            ]
-          : [];
-      const body = multipartBody([...credentials, receiver(), photo()]);
+      const body = multipartBody([...credentialParts(where), receiver(), photo()]);
       const id = `abandoned-${where}`;
       const headers = { ...(where === 'headers' ? alice.headers : {}), 'X-Request-Id': id };
       await abandonUpload(port, headers, body.subarray(0, body.length / 2), body.length);
       // The access line is written once the request has finished, its cleanup included.
       const line = await t.logs.waitFor((l) => l.req_id === id && l.event === 'http.request');
       expect(line.status, where).to.equal(400);
-      expect(
-        t.storedFiles().filter((f) => f.startsWith('.tmp/')),
-        where,
-      ).to.deep.equal([]);
+      expect(tempFiles(), where).to.deep.equal([]);
     }
     expect(await messageCount()).to.equal(before);
   });
@@ -197,7 +179,7 @@ describe('send lane', () => {
     const tooLong = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request({
         host: '127.0.0.1',
-        port: (server.address() as AddressInfo).port,
+        port: laneServer.port,
         path: '/v1/messages',
         method: 'POST',
         headers: {
@@ -212,7 +194,7 @@ describe('send lane', () => {
     tooLong.resume();
     expect(tooLong.statusCode).to.equal(413);
     expect(tooLong.headers.connection).to.equal('close');
-    expect(t.storedFiles().filter((f) => f.startsWith('.tmp/'))).to.deep.equal([]);
+    expect(tempFiles()).to.deep.equal([]);
   });
 
   it('logs and counts its sends as the Koa route does, under the client’s request id', async () => {
@@ -248,7 +230,7 @@ describe('send lane', () => {
 
   it('leaves to Koa the sends it does not take', async () => {
     const query = `phone_hash=${alice.phoneHash}&ukey=${encodeURIComponent(alice.ukey)}`;
-    const before = koaAnswered;
+    const before = laneServer.koaAnswered();
     const inQuery = await lane
       .post(`/v1/messages?${query}`)
       .field('receiver_uid', String(bob.uid))
@@ -258,7 +240,7 @@ describe('send lane', () => {
     expect(json.status).to.equal(415);
     const noBody = await lane.post('/v1/messages').set(alice.headers);
     expect(noBody.status).to.equal(415);
-    expect(koaAnswered).to.equal(before + 3);
+    expect(laneServer.koaAnswered()).to.equal(before + 3);
   });
 });
 
