@@ -28,8 +28,13 @@ export class TempFiles {
     fs.mkdirSync(this.dir, { recursive: true });
   }
 
+  /** A random part drawn once per process, then a counter: unique on this host, even across pid reuse. */
+  private readonly prefix = `${HOST}.${process.pid}.${crypto.randomBytes(8).toString('hex')}`;
+  private made = 0;
+
   newPath(): string {
-    return path.join(this.dir, `${HOST}.${process.pid}.${crypto.randomBytes(8).toString('hex')}.part`);
+    this.made += 1;
+    return path.join(this.dir, `${this.prefix}${this.made.toString(16).padStart(8, '0')}.part`);
   }
 
   /** Removes abandoned temporary files; returns how many. */

@@ -15,7 +15,7 @@ export function hashUkey(ukey: string): string {
 
 /** Compares a presented ukey with a stored hash in constant time. */
 export function ukeyMatches(ukey: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashUkey(ukey), 'hex');
+  const presented = crypto.createHash('sha256').update(ukey, 'utf8').digest();
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && crypto.timingSafeEqual(presented, stored);
 }
