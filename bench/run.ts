@@ -13,7 +13,8 @@
  * another tenant on the machine disturbs far less than throughput.
  *
  * Prints a table and writes bench/results/latest.json. BENCH_SECONDS (per cell, default 2) and
- * BENCH_ROUNDS (default 3) change the length.
+ * BENCH_ROUNDS (default 5: on a VM with noisy neighbours, 3 rounds left single cells swinging the
+ * median by 10-15 points) change the length.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -37,7 +38,7 @@ import {
 
 const ROOT = path.resolve(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONCURRENCY = [1, 8, 32];
 const CLIENTS = Math.max(...CONCURRENCY);
 /** BENCH_ONLY=send,download,trip,examine runs only those parts (while working on one of them). */
