@@ -105,7 +105,8 @@ describe('send lane', () => {
   });
 
   it('answers every refused send as the Koa route does, storing nothing and leaving no file', async () => {
-    const cases: [string, Part[], number, string, number?][] = [
+    // [what, parts, status, error code, bytes cut off the end, the message when it names our own limit]
+    const cases: [string, Part[], number, string, number?, string?][] = [
       [
         'text renamed .jpg',
         [receiver(), photo(Buffer.from('just some text'))],
@@ -120,12 +121,21 @@ describe('send lane', () => {
       ['two files', [receiver(), photo(), { ...photo(), name: 'other' }], 422, 'invalid_request'],
       ['a truncated body', [receiver(), photo()], 400, 'malformed_multipart', 200],
       ['a truncated JPEG', [receiver(), photo(jpeg.subarray(0, 600))], 422, 'invalid_image'],
-      ['a repeated field', [receiver(), receiver(), photo()], 422, 'invalid_request'],
+      [
+        'a repeated field',
+        [receiver(), receiver(), photo()],
+        422,
+        'invalid_request',
+        0,
+        'receiver_uid: send it once',
+      ],
       [
         'a field over 1 KB',
         [receiver(), { name: 'client_msg_id', value: 'x'.repeat(1025) }, photo()],
         422,
         'invalid_request',
+        0,
+        'client_msg_id: too long',
       ],
       [
         'a __proto__ field',
@@ -141,13 +151,14 @@ describe('send lane', () => {
       ],
     ];
     const before = await messageCount();
-    for (const [what, parts, status, code, cut] of cases) {
+    for (const [what, parts, status, code, cut, message] of cases) {
       const fast = await post(parts, 'headers', cut);
       const slow = await post(parts, 'fields', cut);
       expect([fast.byKoa, slow.byKoa], what).to.deep.equal([false, true]);
       expect(fast.res.status, `${what}: ${JSON.stringify(fast.res.body)}`).to.equal(status);
       expect(fast.res.body, what).to.deep.equal(slow.res.body);
       expect(fast.res.body.error, what).to.equal(code);
+      if (message) expect(fast.res.body.message, what).to.equal(message);
       expect(comparable(fast.res.headers), what).to.deep.equal(comparable(slow.res.headers));
       expect(tempFiles(), what).to.deep.equal([]);
     }
