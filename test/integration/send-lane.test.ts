@@ -142,12 +142,24 @@ describe('send lane', () => {
         [receiver(), { name: '__proto__', value: '{}' }, photo()],
         422,
         'invalid_request',
+        0,
+        'body: unknown field __proto__', // a field like any other, not the fields' prototype
       ],
       [
         'too many fields',
-        [...Array.from({ length: 9 }, () => ({ name: 'f', value: '1' })), photo()],
+        [...Array.from({ length: 9 }, (_, i) => ({ name: `f${i}`, value: '1' })), photo()],
         422,
         'invalid_request',
+        0,
+        'body: too many fields',
+      ],
+      [
+        'a 65-character field name',
+        [receiver(), { name: 'n'.repeat(65), value: '1' }, photo()],
+        422,
+        'invalid_request',
+        0,
+        'body: every part needs a name of at most 64 characters',
       ],
     ];
     const before = await messageCount();
@@ -165,6 +177,32 @@ describe('send lane', () => {
     expect(await messageCount()).to.equal(before);
   });
 
+  it('answers a body cut short inside a small photo with 400, by either path, and keeps serving', async () => {
+    // The whole body arrives at once and the photo part is tiny, so the parser meets the cut before the
+    // photo's file is even open: the file stream's error must still be handled.
+    const cutShort = (where: 'headers' | 'fields' | 'none') =>
+      Buffer.concat([
+        multipartBody([...(where === 'fields' ? credentialParts('fields') : []), receiver()]).subarray(
+          0,
+          -`--${BOUNDARY}--\r\n`.length,
+        ),
+        Buffer.from(
+          `--${BOUNDARY}\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\nabc`,
+        ),
+      ]);
+    for (const where of ['headers', 'fields', 'none'] as const) {
+      const res = await lane
+        .post('/v1/messages')
+        .set(where === 'headers' ? alice.headers : {})
+        .set('Content-Type', `multipart/form-data; boundary=${BOUNDARY}`)
+        .send(cutShort(where));
+      expect(res.status, where).to.equal(400);
+      expect(res.body.error, where).to.equal('malformed_multipart');
+    }
+    expect(tempFiles()).to.deep.equal([]);
+    expect((await post([receiver(), photo()], 'headers')).res.status).to.equal(201);
+  });
+
   it('leaves nothing behind when the client goes away mid-upload, by either path', async () => {
     const before = await messageCount();
     const port = laneServer.port;
@@ -179,6 +217,23 @@ describe('send lane', () => {
       expect(tempFiles(), where).to.deep.equal([]);
     }
     expect(await messageCount()).to.equal(before);
+  });
+
+  it('finishes a send whose client left at once, whenever it left, by either path', async () => {
+    // The whole request is sent, then the connection dropped: depending on when the server notices (before
+    // or after reading the body: on PostgreSQL the credentials check waits for the database), it answers
+    // 400 or stores the photo, but it always finishes the request and leaves no temporary file.
+    const before = await messageCount();
+    for (const where of ['headers', 'fields'] as const) {
+      const body = multipartBody([...credentialParts(where), receiver(), photo(jpeg.subarray(0, 2000))]);
+      const id = `dropped-${where}`;
+      const headers = { ...(where === 'headers' ? alice.headers : {}), 'X-Request-Id': id };
+      await abandonUpload(laneServer.port, headers, body, body.length);
+      const line = await t.logs.waitFor((l) => l.req_id === id && l.event === 'http.request');
+      expect([201, 400, 422], where).to.include(line.status);
+    }
+    expect(tempFiles()).to.deep.equal([]);
+    expect(await messageCount()).to.be.at.most(before + 2);
   });
 
   it('refuses wrong credentials and a declared length over the limit before reading the body', async () => {
@@ -277,6 +332,59 @@ describe('send lane: the upload limit', () => {
         await t.close();
       }
     }
+  });
+});
+
+describe('send lane: an upload far over the limit', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ MAX_UPLOAD_BYTES: String(64 * 1024) });
+  });
+  after(() => t.close());
+
+  it('is answered 413 after at most 1 MiB more is read, closing the connection, by either path', async () => {
+    const jpeg = await makeImage('jpeg', 64, 48);
+    const [alice, bob] = [await buildUser(t.api), await buildUser(t.api)];
+    for (const where of ['headers', 'query'] as const) {
+      const query = `?phone_hash=${alice.phoneHash}&ukey=${encodeURIComponent(alice.ukey)}`;
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port: t.port,
+          path: `/v1/messages${where === 'query' ? query : ''}`,
+          method: 'POST',
+          headers: {
+            ...(where === 'headers' ? alice.headers : {}),
+            'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
+          },
+        });
+        req.on('response', resolve).on('error', reject);
+        const head = multipartBody([{ name: 'receiver_uid', value: String(bob.uid) }]).subarray(
+          0,
+          -`--${BOUNDARY}--\r\n`.length,
+        );
+        req.write(head);
+        req.write(
+          `--${BOUNDARY}\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\n`,
+        );
+        req.write(jpeg);
+        // 8 MiB follow and the body never ends: only a bounded drain answers before the client stops.
+        const chunk = Buffer.alloc(64 * 1024);
+        let left = 128;
+        const more = () => {
+          while (left > 0 && !req.destroyed) {
+            left -= 1;
+            if (!req.write(chunk)) return void req.once('drain', more);
+          }
+        };
+        more();
+      });
+      res.resume();
+      expect(res.statusCode, where).to.equal(413);
+      expect(res.headers.connection, where).to.equal('close');
+      res.socket.destroy();
+    }
+    expect(t.storedFiles().filter((f) => f.startsWith('.tmp/'))).to.deep.equal([]);
   });
 });
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { errors } from '../../errors';
+import { AppError, errors } from '../../errors';
 import type { ReceivedUpload } from '../../messages/send-message';
 import type { Services } from '../../services';
 import type { AppMiddleware } from '../context';
@@ -20,13 +20,48 @@ export interface ReadUpload {
   upload: ReceivedUpload | undefined;
 }
 
-/** Resolves once the request's body has been read to its end, or the request is gone. */
-function drained(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.destroyed) return Promise.resolve();
+/** How much of a refused body is read and dropped so that the client, still sending, reads the answer. */
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 5_000;
+
+/**
+ * Reads and drops the rest of a refused request's body, as nginx's lingering close does, up to DRAIN_BYTES or
+ * DRAIN_MS. Resolves true once the body has ended (the connection can serve the next request), false when
+ * the bound was hit (the answer then closes the connection) or the request is gone.
+ */
+function drained(req: IncomingMessage): Promise<boolean> {
+  if (req.readableEnded) return Promise.resolve(true);
+  if (req.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
-    req.once('end', resolve).once('close', resolve).once('error', resolve);
+    let dropped = 0;
+    const done = (ended: boolean) => {
+      clearTimeout(timer);
+      req.off('data', count).off('end', onEnd).off('close', onGone).off('error', onGone);
+      if (!ended) req.pause();
+      resolve(ended);
+    };
+    const count = (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > DRAIN_BYTES) done(false);
+    };
+    const onEnd = () => done(true);
+    const onGone = () => done(false);
+    const timer = setTimeout(onGone, DRAIN_MS);
+    req.on('data', count).once('end', onEnd).once('close', onGone).once('error', onGone);
     req.resume();
   });
+}
+
+/** A part's name is there and short: busboy does not apply fieldNameSize to multipart bodies. */
+const nameOk = (name: string | undefined) => name !== undefined && name.length <= LIMITS.fieldNameSize;
+const badName = () =>
+  errors.invalidRequest(`body: every part needs a name of at most ${LIMITS.fieldNameSize} characters`);
+
+/** err, answered with `Connection: close` when it is ours (the body was not read to its end). */
+function closing(err: unknown): unknown {
+  return err instanceof AppError
+    ? new AppError(err.status, err.code, err.message, { ...err.headers, Connection: 'close' })
+    : err;
 }
 
 /**
@@ -40,8 +75,9 @@ function drained(req: IncomingMessage): Promise<void> {
  * - a file in another field, a second file, a repeated, over-long or over-numerous field: 422;
  * - a body that is not well-formed multipart, or that ends early: 400 malformed_multipart.
  * read() throws with nothing left on disk, once the rest of the body has been read (so that the client,
- * still sending, gets the answer rather than a reset); after a read, discard() removes the temporary file
- * unless the photo was moved into the blob store.
+ * still sending, gets the answer rather than a reset), or DRAIN_BYTES of it or DRAIN_MS have passed (then the
+ * answer closes the connection); after a read, discard() removes the temporary file unless the photo was
+ * moved into the blob store.
  */
 export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempFiles' | 'config' | 'media'>) {
   const maxBytes = config.maxUploadBytes;
@@ -55,6 +91,9 @@ export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempF
 
   return {
     read(req: IncomingMessage): Promise<ReadUpload> {
+      // Gone while the request waited for its checks (an abort with the body already buffered): its 'close'
+      // has fired, and nothing more will come.
+      if (req.destroyed || req.readableAborted) return Promise.reject(errors.malformedMultipart());
       if (Number(req.headers['content-length']) > maxBytes + MULTIPART_OVERHEAD) {
         // Refused without reading a byte of the body; the connection cannot be reused after that.
         return Promise.reject(errors.payloadTooLarge(maxBytes, { Connection: 'close' }));
@@ -78,19 +117,29 @@ export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempF
           req.unpipe(parser);
           parser.removeAllListeners().on('error', noop);
           file?.destroy(); // the write ends (refused) rather than waiting for bytes that will not come
-          const removed = written?.then((upload) => fs.promises.rm(upload.tempPath, { force: true }), noop);
-          Promise.all([drained(req), removed]).then(() => reject(err));
+          const removed = written
+            ?.then((upload) => fs.promises.rm(upload.tempPath, { force: true }))
+            .catch(noop); // a failed write removed its own file; a failed removal is left to the sweeper
+          Promise.all([drained(req), removed]).then(([ended]) => reject(ended ? err : closing(err)));
         };
         const tooLong = (name: string) => fail(errors.invalidRequest(`${name}: too long`));
         const oneFile = (name: string) =>
           fail(errors.invalidRequest(`${name}: send exactly one file, in the field ${FILE_FIELD}`));
 
         parser.on('field', (name, value, info) => {
-          if (info.nameTruncated || info.valueTruncated) return tooLong(name);
+          if (!nameOk(name)) return fail(badName());
+          if (info.valueTruncated) return tooLong(name);
           if (name in fields) return fail(errors.invalidRequest(`${name}: send it once`));
           fields[name] = value;
         });
         parser.on('file', (name, stream) => {
+          // busboy destroys a part's stream with its parse error, which the parser reports too; until the
+          // media module listens (after it has opened the file), nothing else would.
+          stream.on('error', noop);
+          if (!nameOk(name)) {
+            stream.resume();
+            return fail(badName());
+          }
           if (name !== FILE_FIELD || written) {
             stream.resume();
             return oneFile(name);
