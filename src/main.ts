@@ -49,7 +49,16 @@ async function main(): Promise<void> {
   const server = http.createServer(requestListener(services));
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
   server.timeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // A port taken or not ours to bind is a setting to change, said in one line like the others.
+      const why = { EADDRINUSE: 'is already in use', EACCES: 'cannot be bound (permission denied)' }[
+        err.code!
+      ];
+      reject(why ? new ConfigError([`PORT: ${config.host}:${config.port} ${why}`]) : err);
+    });
+    server.listen(config.port, config.host, resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   logger.info(
     {

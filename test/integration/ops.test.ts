@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -53,6 +54,28 @@ describe('ops: start-up checks and npm run outbox', () => {
         false,
       );
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start in one line when its port is taken', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-ops-'));
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as net.AddressInfo;
+      const res = run('src/main.ts', {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        SQLITE_FILE: path.join(dir, 'db.sqlite'),
+        UPLOAD_DIR: path.join(dir, 'uploads'),
+        LOG_LEVEL: 'silent',
+      });
+      expect(res.status).to.equal(78);
+      expect(res.stderr).to.include(`PORT: 127.0.0.1:${port} is already in use`);
+      expect(res.stderr).not.to.include('    at '); // no stack trace
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
