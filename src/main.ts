@@ -50,14 +50,18 @@ async function main(): Promise<void> {
   // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
   server.timeout = 60_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    const refused = (err: NodeJS.ErrnoException) => {
       // A port taken or not ours to bind is a setting to change, said in one line like the others.
       const why = { EADDRINUSE: 'is already in use', EACCES: 'cannot be bound (permission denied)' }[
         err.code!
       ];
       reject(why ? new ConfigError([`PORT: ${config.host}:${config.port} ${why}`]) : err);
+    };
+    server.once('error', refused);
+    server.listen(config.port, config.host, () => {
+      server.off('error', refused); // later server errors are not start-up's to swallow
+      resolve();
     });
-    server.listen(config.port, config.host, resolve);
   });
   const port = (server.address() as AddressInfo).port;
   logger.info(

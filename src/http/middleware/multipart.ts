@@ -154,8 +154,10 @@ export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempF
               throw err;
             },
           );
-          // The disk failed (an error of ours, with its errno code), or the stream did: the body was cut short.
-          written.catch((err: NodeJS.ErrnoException) => fail(err.code ? err : errors.malformedMultipart()));
+          // The disk failed (an error of ours: a failed system call), or the stream did: the body was cut short.
+          written.catch((err: NodeJS.ErrnoException) =>
+            fail(err.syscall ? err : errors.malformedMultipart()),
+          );
         });
         parser.on('filesLimit', () => oneFile(FILE_FIELD));
         parser.on('fieldsLimit', () => fail(errors.invalidRequest('body: too many fields')));
