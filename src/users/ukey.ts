@@ -10,12 +10,12 @@ export function generateUkey(): string {
  * (the same reasoning as Signal-Server's random auth tokens).
  */
 export function hashUkey(ukey: string): string {
-  return crypto.createHash('sha256').update(ukey, 'utf8').digest('hex');
+  return crypto.hash('sha256', ukey);
 }
 
 /** Compares a presented ukey with a stored hash in constant time. */
 export function ukeyMatches(ukey: string, storedHash: string): boolean {
-  const presented = crypto.createHash('sha256').update(ukey, 'utf8').digest();
+  const presented = crypto.hash('sha256', ukey, 'buffer');
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && crypto.timingSafeEqual(presented, stored);
 }

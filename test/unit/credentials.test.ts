@@ -26,4 +26,10 @@ describe('message_key', () => {
     expect(b).to.match(MESSAGE_KEY);
     expect(a).not.to.equal(b);
   });
+
+  it('stays unique across refills of its random pool', () => {
+    // 256 nonces per refill: 600 keys cross two refills.
+    const keys = new Set(Array.from({ length: 600 }, () => makeMessageKey(1, 2, 1700000000000)));
+    expect(keys.size).to.equal(600);
+  });
 });
