@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { isUniqueViolation } from '../../src/db/knex';
 import type { MockPushProvider } from '../../src/push/mock-push-provider';
 import type { LocalBlobStore } from '../../src/storage/local-blob-store';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -229,6 +231,55 @@ describe('messages: send, list, download, delete', () => {
       expect(a.status).to.equal(201);
       expect(b.status).to.equal(201);
       expect(b.body.message_id).not.to.equal(a.body.message_id);
+    });
+
+    it('is unique per sender in the database itself, and messages without one never collide', async () => {
+      const { db } = t.services;
+      const row = (clientMsgId: string | null) => ({
+        sender_uid: alice.uid,
+        receiver_uid: bob.uid,
+        message_key: crypto.randomBytes(32).toString('hex'),
+        send_time: Date.now(),
+        exist: true,
+        filetype: 'image/jpeg',
+        size: 1,
+        client_msg_id: clientMsgId,
+      });
+      // Rows without files: removed again, so that the stored files still match the rows.
+      const check = async () => {
+        const rows = [row(null), row(null), row('db-level-1')];
+        await db('messages').insert(rows);
+        const err = await db('messages')
+          .insert(row('db-level-1'))
+          .then(
+            () => null,
+            (e: unknown) => e,
+          );
+        expect(isUniqueViolation(err)).to.equal(true);
+        await db('messages')
+          .whereIn(
+            'message_key',
+            rows.map((r) => r.message_key),
+          )
+          .del();
+      };
+      // Partial: sends without a client_msg_id (most) add no entry to it.
+      const pg = db.client.config.client === 'pg';
+      const definition = await db
+        .select(pg ? 'indexdef as sql' : 'sql')
+        .from(pg ? 'pg_indexes' : 'sqlite_master')
+        .where(pg ? 'indexname' : 'name', 'messages_client_msg_id_unique')
+        .first();
+      expect(String(definition?.sql)).to.match(/where.*client_msg_id is not null/i);
+      await check();
+      // The partial index's migration undone (the full unique index back) and done again.
+      const name = '20261121004000_partial_client_msg_id_index';
+      const [, undone] = await db.migrate.down({ name });
+      expect(undone).to.deep.equal([name]);
+      await check();
+      const [, redone] = await db.migrate.up({ name });
+      expect(redone).to.deep.equal([name]);
+      await check();
     });
 
     it('refuses a client_msg_id over 64 characters', async () => {
