@@ -109,9 +109,10 @@ async function main(): Promise<void> {
       );
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
-    // Open requests finish (their push jobs are committed); the push batch in flight is sent and recorded.
+    // Open requests finish (their push jobs are committed), then the outbox stops: the jobs it was handed
+    // and the batch in flight are sent and recorded.
     await Promise.race([
-      Promise.all([closed, services.outbox.stop()]),
+      closed.then(() => services.outbox.stop()),
       new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs + 1000)),
     ]);
     clearTimeout(force);

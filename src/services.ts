@@ -118,7 +118,7 @@ export function createServices(
     outbox,
     registerUser: registerUser(users, now),
     authenticate: authenticate(users),
-    sendMessage: sendMessage({ users, messages, blobs, outbox, media, logger, now }),
+    sendMessage: sendMessage({ messages, blobs, outbox, media, logger, now }),
     messages: messagesService({ messages, blobs, logger, now, ttlMs }),
     sweeper: sweeper({
       messages,

@@ -60,6 +60,12 @@ export function createDb(database: Config['database']): Db {
 }
 
 /** True when a write failed on a unique constraint, in SQLite or PostgreSQL. */
+/** A row that refers to a row that does not exist (a foreign key), on PostgreSQL or SQLite. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; message?: string };
   return (

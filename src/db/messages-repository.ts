@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Db } from './knex';
-import { newJobRow } from './push-jobs-repository';
+import { isForeignKeyViolation, type Db } from './knex';
+import { newJobRow, type JobLease } from './push-jobs-repository';
 import { sqliteLane } from './sqlite-lane';
 
 export interface Message {
@@ -83,6 +83,9 @@ const insertSql = (table: string, columns: string[]) =>
 const INSERT_MESSAGE = `${insertSql('messages', MESSAGE_COLUMNS)} returning id`;
 const INSERT_PUSH_JOB = insertSql('push_jobs', JOB_COLUMNS);
 
+/** The largest id a row can have (increments(): a 32-bit integer on PostgreSQL). */
+const MAX_ID = 2 ** 31 - 1;
+
 export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt'>;
 export type MessagesRepository = ReturnType<typeof messagesRepository>;
 
@@ -90,10 +93,17 @@ export function messagesRepository(db: Db) {
   const messages = (trx: Knex | Knex.Transaction = db) => trx<MessageRow>('messages');
   return {
     /**
-     * Inserts a new message together with its push job, due at `now`, in one transaction: a stored message
-     * always gets its push (the outbox sends it).
+     * Inserts a new message together with its push job in one transaction: a stored message always gets its
+     * push (the outbox sends it). The job is due at `now`, or written under `lease` for the outbox that will
+     * be handed it. Answers undefined, and writes nothing, when no user has the receiver's uid: the foreign
+     * key checks it, which saves the send a lookup of its own.
      */
-    async insertWithPushJob(m: NewMessage, now: number): Promise<Message> {
+    async insertWithPushJob(
+      m: NewMessage,
+      now: number,
+      lease: JobLease | null = null,
+    ): Promise<Message | undefined> {
+      if (m.receiverUid > MAX_ID) return undefined; // users.id is a 32-bit integer on PostgreSQL
       const row = {
         sender_uid: m.senderUid,
         receiver_uid: m.receiverUid,
@@ -108,18 +118,24 @@ export function messagesRepository(db: Db) {
         client_msg_id: m.clientMsgId,
       };
       const lane = sqliteLane(db);
-      const messageId = lane
-        ? lane.transaction(() => {
-            const { id } = lane.get<{ id: number }>(INSERT_MESSAGE, { ...row, exist: 1 })!;
-            lane.run(INSERT_PUSH_JOB, newJobRow(id, now));
-            return id;
-          })
-        : await db.transaction(async (trx) => {
-            const [inserted] = await messages(trx).insert(row).returning('id');
-            const id = typeof inserted === 'object' ? inserted.id : Number(inserted);
-            await trx('push_jobs').insert(newJobRow(id, now));
-            return id;
-          });
+      let messageId: number;
+      try {
+        messageId = lane
+          ? lane.transaction(() => {
+              const { id } = lane.get<{ id: number }>(INSERT_MESSAGE, { ...row, exist: 1 })!;
+              lane.run(INSERT_PUSH_JOB, newJobRow(id, now, lease));
+              return id;
+            })
+          : await db.transaction(async (trx) => {
+              const [inserted] = await messages(trx).insert(row).returning('id');
+              const id = typeof inserted === 'object' ? inserted.id : Number(inserted);
+              await trx('push_jobs').insert(newJobRow(id, now, lease));
+              return id;
+            });
+      } catch (err) {
+        if (isForeignKeyViolation(err)) return undefined; // the sender exists: it was just authenticated
+        throw err;
+      }
       return { ...m, messageId, exist: true, deletedAt: null, expiredAt: null };
     },
 

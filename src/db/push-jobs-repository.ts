@@ -132,20 +132,49 @@ const LANE_DUE = `select id from push_jobs where state in ('pending', 'sending')
   order by due_at, id limit ?`;
 const LANE_LEASE = `update push_jobs set state = 'sending', due_at = @until, lease_owner = @owner,
   attempts = attempts + 1, updated_at = @now where id in (select value from json_each(@ids))`;
-const LANE_CLAIMED = `select m.*, ${CLAIM_COLUMNS.join(', ')} from push_jobs j
-  join messages m on m.id = j.message_id join users s on s.id = m.sender_uid join users r on r.id = m.receiver_uid
-  where j.id in (select value from json_each(?)) order by j.id`;
+const LANE_JOINED = `select m.*, ${CLAIM_COLUMNS.join(', ')} from push_jobs j
+  join messages m on m.id = j.message_id join users s on s.id = m.sender_uid join users r on r.id = m.receiver_uid`;
+const LANE_CLAIMED = `${LANE_JOINED} where j.id in (select value from json_each(?)) order by j.id`;
+const LANE_LEASED = `${LANE_JOINED} where j.message_id in (select value from json_each(?))
+  and j.state = 'sending' and j.lease_owner = ? order by j.id`;
 const LANE_RECORD = `update push_jobs set state = @state, due_at = @due_at, lease_owner = null, provider = @provider,
   task_id = @task_id, last_error = @last_error, updated_at = @updated_at, finished_at = @finished_at
   where id = @id and state = 'sending' and lease_owner = @owner`;
 const LANE_CID_INVALID =
   'update users set cid_invalid_at = ? where id = ? and cid = ? and cid_invalid_at is null';
 
-/** A new message's push job, due now (messages-repository's insertWithPushJob writes it with the message). */
-export function newJobRow(messageId: number, now: number) {
-  const state: PushJobState = 'pending';
-  return { message_id: messageId, state, due_at: now, attempts: 0, created_at: now, updated_at: now };
+/** The lease a new job can be written under: its first attempt, already claimed by `owner` until `until`. */
+export interface JobLease {
+  owner: string;
+  until: number;
 }
+
+/**
+ * A new message's push job (messages-repository's insertWithPushJob writes it with the message): due now, or
+ * already leased to the outbox of the process that wrote it, which is handed the job in memory and pushes it
+ * without a claim (PushOutbox.lease).
+ */
+export function newJobRow(messageId: number, now: number, lease: JobLease | null = null) {
+  const state: PushJobState = lease ? 'sending' : 'pending';
+  return {
+    message_id: messageId,
+    state,
+    due_at: lease ? lease.until : now,
+    attempts: lease ? 1 : 0,
+    lease_owner: lease ? lease.owner : null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** Jobs with their message, sender and receiver, in job order (claim and leased add the where). */
+const joined = (trx: Knex | Knex.Transaction) =>
+  trx('push_jobs as j')
+    .join('messages as m', 'm.id', 'j.message_id')
+    .join('users as s', 's.id', 'm.sender_uid')
+    .join('users as r', 'r.id', 'm.receiver_uid')
+    .orderBy('j.id')
+    .select<ClaimRow[]>('m.*', ...CLAIM_COLUMNS);
 
 export function pushJobsRepository(db: Db) {
   const jobs = (trx: Knex | Knex.Transaction = db) => trx<PushJobRow>('push_jobs');
@@ -186,14 +215,23 @@ export function pushJobsRepository(db: Db) {
             attempts: trx.raw('attempts + 1'),
             updated_at: now,
           });
-        return trx('push_jobs as j')
-          .join('messages as m', 'm.id', 'j.message_id')
-          .join('users as s', 's.id', 'm.sender_uid')
-          .join('users as r', 'r.id', 'm.receiver_uid')
-          .whereIn('j.id', ids)
-          .orderBy('j.id')
-          .select<ClaimRow[]>('m.*', ...CLAIM_COLUMNS);
+        return joined(trx).whereIn('j.id', ids);
       });
+      return rows.map((r) => toClaimed(r, owner));
+    },
+
+    /**
+     * The jobs of these messages that were written leased to `owner` and are still held by it, with what
+     * their pushes need (read now, as a claim reads them): the outbox's way to take the jobs it was handed
+     * in memory, without the claim's write transaction.
+     */
+    async leased(owner: string, messageIds: number[]): Promise<ClaimedJob[]> {
+      const lane = sqliteLane(db);
+      const rows = lane
+        ? lane.all<ClaimRow>(LANE_LEASED, JSON.stringify(messageIds), owner)
+        : await joined(db)
+            .whereIn('j.message_id', messageIds)
+            .andWhere({ 'j.state': 'sending', 'j.lease_owner': owner });
       return rows.map((r) => toClaimed(r, owner));
     },
 

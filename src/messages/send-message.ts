@@ -1,7 +1,7 @@
 import { errors } from '../errors';
 import { isUniqueViolation } from '../db/knex';
 import type { Message, MessagesRepository } from '../db/messages-repository';
-import type { User, UsersRepository } from '../db/users-repository';
+import type { User } from '../db/users-repository';
 import type { Media, ReceivedImage } from '../images/media';
 import type { Logger } from '../logger';
 import type { BlobStore } from '../storage/blob-store';
@@ -37,10 +37,9 @@ export interface SendResult {
 }
 
 export interface SendMessageDeps {
-  users: UsersRepository;
   messages: MessagesRepository;
   blobs: BlobStore;
-  outbox: Pick<PushOutbox, 'wake'>;
+  outbox: Pick<PushOutbox, 'wake' | 'lease' | 'hand'>;
   /** The clock the push job is due by (the outbox's). */
   now: () => number;
   media: Media;
@@ -53,7 +52,7 @@ export interface SendMessageDeps {
  * without its row; the caller owns (and removes) the temporary file.
  */
 export function sendMessage(deps: SendMessageDeps) {
-  const { users, messages, blobs, outbox, media, now } = deps;
+  const { messages, blobs, outbox, media, now } = deps;
 
   async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
     return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
@@ -64,16 +63,17 @@ export function sendMessage(deps: SendMessageDeps) {
     const first = await earlier(sender, clientMsgId);
     if (first) return { message: first, created: false };
 
-    const receiver = await users.findById(receiverUid);
-    if (!receiver) throw errors.receiverNotFound();
     // Refuses what is not a sound image (415, 422); reads its displayed size and preview.
     const image = await media.examine(upload.image, upload.tempPath, blurhash);
 
     const messageKey = makeMessageKey(sender.uid, receiverUid, receivedAt);
     await blobs.putFile(messageKey, upload.tempPath, image.mime);
     upload.moved = true;
+    // The job is written leased to this process's outbox, which is handed it below: no claim needed.
+    const lease = outbox.lease();
+    let message: Message | undefined;
     try {
-      const message = await messages.insertWithPushJob(
+      message = await messages.insertWithPushJob(
         {
           senderUid: sender.uid,
           receiverUid,
@@ -87,8 +87,8 @@ export function sendMessage(deps: SendMessageDeps) {
           clientMsgId,
         },
         now(),
+        lease,
       );
-      return { message, created: true };
     } catch (err) {
       await blobs.delete(messageKey);
       // A concurrent request with the same client_msg_id won the insert: answer with its message.
@@ -96,11 +96,14 @@ export function sendMessage(deps: SendMessageDeps) {
       if (winner) return { message: winner, created: false };
       throw err;
     }
+    if (!message) {
+      await blobs.delete(messageKey);
+      throw errors.receiverNotFound();
+    }
+    if (lease) outbox.hand(message.messageId);
+    else outbox.wake();
+    return { message, created: true };
   }
 
-  return async (input: SendInput): Promise<SendResult> => {
-    const result = await store(input);
-    if (result.created) outbox.wake();
-    return result;
-  };
+  return store;
 }

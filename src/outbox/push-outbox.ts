@@ -1,7 +1,13 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { PushConfig } from '../config';
-import type { ClaimedJob, DeadCid, JobResult, PushJobsRepository } from '../db/push-jobs-repository';
+import type {
+  ClaimedJob,
+  DeadCid,
+  JobLease,
+  JobResult,
+  PushJobsRepository,
+} from '../db/push-jobs-repository';
 import type { Logger } from '../logger';
 import { mapLimit } from '../push/map-limit';
 import type { PushOutcome, PushProvider, PushRequest } from '../push/push-provider';
@@ -33,6 +39,12 @@ const SEND_CONCURRENCY = 8;
  */
 export class PushOutbox {
   private readonly workerId = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  /** The owner of the jobs written leased to this outbox (lease()), pushed without a claim. */
+  private readonly handOwner = `${this.workerId}:h`;
+  /** Message ids of the jobs handed over in memory (hand()) and not yet taken by a batch. */
+  private handed: number[] = [];
+  /** When the last claim ran (performance.now()): one runs at least every pollMs, handed jobs or not. */
+  private lastClaim = 0;
   private claims = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private started = false;
@@ -67,6 +79,30 @@ export class PushOutbox {
     }
   }
 
+  /**
+   * The lease a new job can be written under while the loop runs (null when it does not: the job is then
+   * written due, for a claim). The process that commits the job hands it over with hand(), which saves the
+   * claim's write transaction. If the process dies first, the job is claimed again once the lease runs out,
+   * like any job of a batch in flight.
+   */
+  lease(): JobLease | null {
+    if (!this.started || this.stopping) return null;
+    return { owner: this.handOwner, until: this.d.now() + this.d.settings.leaseMs };
+  }
+
+  /** A job written under lease() was committed: it goes out with the next batch, within batchWindowMs. */
+  hand(messageId: number): void {
+    this.handed.push(messageId);
+    if (this.started && !this.stopping) return this.wake();
+    // Stopped while the job was being written (possible only with an asynchronous database): push it now.
+    this.runOnce().catch((err) =>
+      this.d.logger.error(
+        { event: 'push.worker_error', err },
+        'push worker failed; the job goes out once its lease runs out',
+      ),
+    );
+  }
+
   /** Claims and handles one batch of due jobs; resolves with how many it claimed. One at a time per process. */
   runOnce(): Promise<number> {
     const run = this.chain.then(() => this.batch());
@@ -85,6 +121,7 @@ export class PushOutbox {
     while (!this.stopping) {
       const n = await this.runOnce();
       total += n;
+      if (this.handed.length) continue; // the batch was a claim, or there were more than batchSize
       if (n === 0 || (untilPartialBatch && n < this.d.settings.batchSize)) break;
     }
     return total;
@@ -108,9 +145,10 @@ export class PushOutbox {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.loop;
-    if (waiting || this.woken) {
+    if (waiting || this.woken || this.handed.length) {
       try {
-        await this.runOnce();
+        do await this.runOnce();
+        while (this.handed.length);
       } catch (err) {
         this.d.logger.error(
           { event: 'push.worker_error', err },
@@ -149,20 +187,42 @@ export class PushOutbox {
     else this.schedule(this.d.settings.pollMs);
   }
 
+  /**
+   * One batch: the jobs handed over in memory, read without a claim, or (with none handed, and at least
+   * every pollMs) a claim of the due jobs: retries, and jobs written while no loop ran.
+   */
   private async batch(): Promise<number> {
     const { jobs, settings, now } = this.d;
-    const owner = `${this.workerId}:${++this.claims}`;
-    const claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
-    if (!claimed.length) return 0;
-    // Slow providers must not let the lease run out under a live worker: it is renewed every third of it.
-    const heartbeat = setInterval(() => void this.extendLease(owner), Math.floor(settings.leaseMs / 3));
+    let owner = this.handOwner;
+    let count: number;
+    let claimed: ClaimedJob[];
+    if (this.handed.length && performance.now() - this.lastClaim < settings.pollMs) {
+      const ids = this.handed.splice(0, settings.batchSize);
+      count = ids.length;
+      claimed = await jobs.leased(owner, ids); // one whose lease ran out belongs to its new claim
+    } else {
+      this.lastClaim = performance.now();
+      owner = `${this.workerId}:${++this.claims}`;
+      claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
+      count = claimed.length;
+    }
+    if (!claimed.length) return count;
+    // Slow providers must not let the lease run out under a live worker: it is renewed every third of it,
+    // with that of the handed jobs still waiting for their batch.
+    const heartbeat = setInterval(
+      () => {
+        void this.extendLease(owner);
+        if (owner !== this.handOwner && this.handed.length) void this.extendLease(this.handOwner);
+      },
+      Math.floor(settings.leaseMs / 3),
+    );
     heartbeat.unref();
     try {
       await this.handle(owner, claimed);
     } finally {
       clearInterval(heartbeat);
     }
-    return claimed.length;
+    return count;
   }
 
   private async handle(owner: string, claimed: ClaimedJob[]): Promise<void> {

@@ -354,6 +354,9 @@ describe('messages: send, list, download, delete', () => {
 
     it('refuses an unknown receiver with 404 receiver_not_found', async () => {
       await expectRefused(await sendPhoto(t.api, alice, { uid: 999999 }, jpeg), 404, 'receiver_not_found');
+      // Past a 32-bit id (PostgreSQL's integer): still no such user, not a database error.
+      const far = await sendPhoto(t.api, alice, { uid: 4294967296 }, jpeg);
+      await expectRefused(far, 404, 'receiver_not_found');
     });
 
     it('refuses a missing file with 422', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createLogger } from '../../src/logger';
 import { PushOutbox } from '../../src/outbox/push-outbox';
-import type { MockPushProvider } from '../../src/push/mock-push-provider';
+import { MockPushProvider } from '../../src/push/mock-push-provider';
 import type { PushOutcome, PushProvider, PushRequest } from '../../src/push/push-provider';
 import { LogSink } from '../support/log-sink';
 import { jobOf, sendPhotos, twoUsers } from '../support/push-fixtures';
@@ -61,6 +61,53 @@ describe('push outbox', () => {
     await sendPhotos(t, alice, bob, 3);
     expect(await t.drainPushes()).to.be.at.least(3);
     expect(await t.drainPushes()).to.equal(0);
+  });
+
+  describe('a job committed while the loop runs', () => {
+    // A poll of ten minutes and a window of one: nothing goes out on its own while the test looks.
+    const held = { PUSH_POLL_MS: '600000', PUSH_BATCH_WINDOW_MS: '60000' };
+    let w: TestApp;
+    beforeEach(async () => {
+      w = await startTestApp(held, { startWorker: true });
+    });
+    afterEach(() => w.close());
+    const sentTo = (app: TestApp, id: number) =>
+      (app.services.pushProvider as MockPushProvider).sent.filter((r) => r.payload.message_id === id);
+
+    it('is written leased to its own outbox, which pushes it once without claiming it', async () => {
+      const { alice, bob } = await twoUsers(w);
+      const before = Date.now();
+      const [id] = await sendPhotos(w, alice, bob, 1);
+      const job = await jobOf(w, id);
+      expect(job).to.include({ state: 'sending', attempts: 1 });
+      expect(job.dueAt, 'its lease').to.be.at.least(before + w.services.config.push.leaseMs);
+      // Leased: no other worker can claim it.
+      expect(await w.services.pushJobs.claim('other-worker:1', Date.now(), 1000, 10)).to.deep.equal([]);
+
+      await w.services.outbox.stop();
+      expect(sentTo(w, id)).to.have.length(1);
+      expect(await jobOf(w, id)).to.include({ state: 'sent', attempts: 1 });
+    });
+
+    it('is pushed once by another worker if its process dies first, and not again by its outbox', async () => {
+      const { alice, bob } = await twoUsers(w);
+      const [id] = await sendPhotos(w, alice, bob, 1);
+      // Another instance, its clock past the lease: as if the first process had died holding the job.
+      const other = new MockPushProvider(createLogger('silent', new LogSink()));
+      const worker = new PushOutbox({
+        jobs: w.services.pushJobs,
+        provider: other,
+        logger: createLogger('silent', new LogSink()),
+        settings: w.services.config.push,
+        now: () => Date.now() + w.services.config.push.leaseMs + 1000,
+      });
+      expect(await worker.drain()).to.equal(1);
+      expect(other.sent.map((r) => r.payload.message_id)).to.deep.equal([id]);
+      expect(await jobOf(w, id)).to.include({ state: 'sent', attempts: 2 });
+
+      await w.services.outbox.stop(); // the first outbox still holds the job in memory
+      expect(sentTo(w, id), 'pushed twice').to.deep.equal([]);
+    });
   });
 
   it('renews the lease of a claim whose pushes are slow, so no other worker takes its jobs', async () => {
