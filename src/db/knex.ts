@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Config } from '../config';
 import { MigrationSource } from './migration-source';
 import { holdConnection } from './sqlite-lane';
+import { checkpointOffThread } from './wal-checkpointer';
 
 export type Db = Knex;
 
@@ -41,6 +42,7 @@ export function knexConfig(
           conn.pragma('journal_mode = WAL');
           conn.pragma('foreign_keys = ON');
           conn.pragma('synchronous = NORMAL');
+          checkpointOffThread(conn);
           onSqliteConnection?.(conn);
           done(null, conn);
         } catch (err) {
