@@ -199,7 +199,12 @@ export class PushOutbox {
     if (this.handed.length && performance.now() - this.lastClaim < settings.pollMs) {
       const ids = this.handed.splice(0, settings.batchSize);
       count = ids.length;
-      claimed = await jobs.leased(owner, ids); // one whose lease ran out belongs to its new claim
+      try {
+        claimed = await jobs.leased(owner, ids); // one whose lease ran out belongs to its new claim
+      } catch (err) {
+        this.handed.unshift(...ids); // the database failed: the next round tries them again
+        throw err;
+      }
     } else {
       this.lastClaim = performance.now();
       owner = `${this.workerId}:${++this.claims}`;

@@ -89,6 +89,25 @@ describe('push outbox', () => {
       expect(await jobOf(w, id)).to.include({ state: 'sent', attempts: 1 });
     });
 
+    it('is kept in memory when the database fails as its batch reads it, and pushed in the next', async () => {
+      const { alice, bob } = await twoUsers(w);
+      const [id] = await sendPhotos(w, alice, bob, 1);
+      const { db, outbox } = w.services;
+      await db.schema.renameTable('push_jobs', 'push_jobs_away');
+      try {
+        const err = await outbox.runOnce().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(String(err)).to.match(/push_jobs/);
+      } finally {
+        await db.schema.renameTable('push_jobs_away', 'push_jobs');
+      }
+      await outbox.stop(); // without waiting for its lease to run out
+      expect(sentTo(w, id)).to.have.length(1);
+      expect(await jobOf(w, id)).to.include({ state: 'sent', attempts: 1 });
+    });
+
     it('is pushed once by another worker if its process dies first, and not again by its outbox', async () => {
       const { alice, bob } = await twoUsers(w);
       const [id] = await sendPhotos(w, alice, bob, 1);
