@@ -109,13 +109,13 @@ async function main(): Promise<void> {
       );
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
-    // Open requests finish (their push jobs are committed), then the outbox stops: the jobs it was handed
-    // and the batch in flight are sent and recorded.
-    await Promise.race([
-      closed.then(() => services.outbox.stop()),
-      new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs + 1000)),
-    ]);
+    // Open requests finish (their push jobs are committed; the worker keeps pushing meanwhile), then the
+    // outbox stops: the jobs it was handed and the batch in flight are sent and recorded, with time for a
+    // provider call of its own however long the requests took.
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+    await Promise.race([closed, wait(config.shutdownTimeoutMs + 1000)]);
     clearTimeout(force);
+    await Promise.race([services.outbox.stop(), wait(config.push.httpTimeoutMs + 1000)]);
     await sweeping;
     await services.limiters.close();
     await db.destroy();

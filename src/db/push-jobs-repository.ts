@@ -136,7 +136,7 @@ const LANE_JOINED = `select m.*, ${CLAIM_COLUMNS.join(', ')} from push_jobs j
   join messages m on m.id = j.message_id join users s on s.id = m.sender_uid join users r on r.id = m.receiver_uid`;
 const LANE_CLAIMED = `${LANE_JOINED} where j.id in (select value from json_each(?)) order by j.id`;
 const LANE_LEASED = `${LANE_JOINED} where j.message_id in (select value from json_each(?))
-  and j.state = 'sending' and j.lease_owner = ? order by j.id`;
+  and j.state = 'sending' and j.lease_owner = ? and j.due_at >= ? order by j.id`;
 const LANE_RECORD = `update push_jobs set state = @state, due_at = @due_at, lease_owner = null, provider = @provider,
   task_id = @task_id, last_error = @last_error, updated_at = @updated_at, finished_at = @finished_at
   where id = @id and state = 'sending' and lease_owner = @owner`;
@@ -221,25 +221,31 @@ export function pushJobsRepository(db: Db) {
     },
 
     /**
-     * The jobs of these messages that were written leased to `owner` and are still held by it, with what
-     * their pushes need (read now, as a claim reads them): the outbox's way to take the jobs it was handed
-     * in memory, without the claim's write transaction.
+     * The jobs of these messages that were written leased to `owner` and are still held by it until at
+     * least `heldUntil`, with what their pushes need (read now, as a claim reads them): the outbox's way to
+     * take the jobs it was handed in memory, without the claim's write transaction. A job whose lease is
+     * about to end is left out: once it has ended, a claim takes it, here or in another process, so it is
+     * never pushed by two.
      */
-    async leased(owner: string, messageIds: number[]): Promise<ClaimedJob[]> {
+    async leased(owner: string, messageIds: number[], heldUntil: number): Promise<ClaimedJob[]> {
       const lane = sqliteLane(db);
       const rows = lane
-        ? lane.all<ClaimRow>(LANE_LEASED, JSON.stringify(messageIds), owner)
+        ? lane.all<ClaimRow>(LANE_LEASED, JSON.stringify(messageIds), owner, heldUntil)
         : await joined(db)
             .whereIn('j.message_id', messageIds)
-            .andWhere({ 'j.state': 'sending', 'j.lease_owner': owner });
+            .andWhere({ 'j.state': 'sending', 'j.lease_owner': owner })
+            .andWhere('j.due_at', '>=', heldUntil);
       return rows.map((r) => toClaimed(r, owner));
     },
 
-    /** Moves the end of a claim's lease while its pushes are still under way; returns how many jobs it holds. */
-    extendLease(owner: string, until: number, now: number): Promise<number> {
-      return jobs()
-        .where({ state: 'sending', lease_owner: owner })
-        .update({ due_at: until, updated_at: now });
+    /**
+     * Moves the end of a claim's lease while its pushes are still under way; returns how many jobs it holds.
+     * With messageIds, only the jobs of those messages (the owner of handed jobs holds many batches' worth).
+     */
+    extendLease(owner: string, until: number, now: number, messageIds?: number[]): Promise<number> {
+      const held = jobs().where({ state: 'sending', lease_owner: owner });
+      if (messageIds) held.whereIn('message_id', messageIds);
+      return held.update({ due_at: until, updated_at: now });
     },
 
     /**

@@ -55,8 +55,13 @@ export class SqliteLane {
       this.prepared('COMMIT').run();
       return result;
     } catch (err) {
-      // A failed statement may already have rolled it back (SQLite does on some errors).
-      if (this.conn.inTransaction) this.prepared('ROLLBACK').run();
+      // A failed statement may already have rolled it back (SQLite does on some errors). A ROLLBACK that
+      // fails too must not hide the first error.
+      try {
+        if (this.conn.inTransaction) this.prepared('ROLLBACK').run();
+      } catch {
+        // the first error says what happened
+      }
       throw err;
     }
   }

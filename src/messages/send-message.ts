@@ -52,7 +52,7 @@ export interface SendMessageDeps {
  * without its row; the caller owns (and removes) the temporary file.
  */
 export function sendMessage(deps: SendMessageDeps) {
-  const { messages, blobs, outbox, media, now } = deps;
+  const { messages, blobs, outbox, media, now, logger } = deps;
 
   async function earlier(sender: User, clientMsgId: string | null): Promise<Message | undefined> {
     return clientMsgId === null ? undefined : messages.findByClientMsgId(sender.uid, clientMsgId);
@@ -97,7 +97,12 @@ export function sendMessage(deps: SendMessageDeps) {
       throw err;
     }
     if (!message) {
-      await blobs.delete(messageKey);
+      // The client's mistake stays a 404 even if the store fails to remove the file: the sweeper will.
+      await blobs
+        .delete(messageKey)
+        .catch((err: unknown) =>
+          logger.warn({ event: 'message.orphan_left', err }, 'could not remove the photo; the sweeper will'),
+        );
       throw errors.receiverNotFound();
     }
     if (lease) outbox.hand(message.messageId);

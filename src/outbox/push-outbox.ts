@@ -43,8 +43,10 @@ export class PushOutbox {
   private readonly handOwner = `${this.workerId}:h`;
   /** Message ids of the jobs handed over in memory (hand()) and not yet taken by a batch. */
   private handed: number[] = [];
-  /** When the last claim ran (performance.now()): one runs at least every pollMs, handed jobs or not. */
+  /** When the last claim ran (now()): one runs at least every pollMs, handed jobs or not. */
   private lastClaim = 0;
+  /** The last batch was a claim: the next serves the handed jobs, if any, whatever the time. */
+  private claimedLast = false;
   private claims = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private started = false;
@@ -95,7 +97,7 @@ export class PushOutbox {
     this.handed.push(messageId);
     if (this.started && !this.stopping) return this.wake();
     // Stopped while the job was being written (possible only with an asynchronous database): push it now.
-    this.runOnce().catch((err) =>
+    this.runOnce(true).catch((err) =>
       this.d.logger.error(
         { event: 'push.worker_error', err },
         'push worker failed; the job goes out once its lease runs out',
@@ -103,9 +105,12 @@ export class PushOutbox {
     );
   }
 
-  /** Claims and handles one batch of due jobs; resolves with how many it claimed. One at a time per process. */
-  runOnce(): Promise<number> {
-    const run = this.chain.then(() => this.batch());
+  /**
+   * Handles one batch, the jobs handed over or a claim of due ones (see batch()); resolves with how many jobs
+   * it handled. One at a time per process.
+   */
+  runOnce(handedOnly = false): Promise<number> {
+    const run = this.chain.then(() => this.batch(handedOnly));
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -147,8 +152,9 @@ export class PushOutbox {
     await this.loop;
     if (waiting || this.woken || this.handed.length) {
       try {
-        do await this.runOnce();
-        while (this.handed.length);
+        // The jobs handed over, then (as before handing over existed) one claim for what a wake was holding.
+        while (this.handed.length) await this.runOnce(true);
+        if (waiting || this.woken) await this.runOnce();
       } catch (err) {
         this.d.logger.error(
           { event: 'push.worker_error', err },
@@ -188,36 +194,44 @@ export class PushOutbox {
   }
 
   /**
-   * One batch: the jobs handed over in memory, read without a claim, or (with none handed, and at least
-   * every pollMs) a claim of the due jobs: retries, and jobs written while no loop ran.
+   * One batch: the jobs handed over in memory, read without a claim, or a claim of the due jobs (retries,
+   * jobs written while no loop ran, leases that ran out). A claim runs when nothing is handed over, and
+   * else once pollMs has passed since the last one, never twice in a row while jobs wait in memory.
    */
-  private async batch(): Promise<number> {
+  private async batch(handedOnly = false): Promise<number> {
     const { jobs, settings, now } = this.d;
+    const sinceClaim = now() - this.lastClaim;
+    const claimDue = sinceClaim >= settings.pollMs || sinceClaim < 0; // < 0: the clock went back
     let owner = this.handOwner;
-    let count: number;
+    let batchIds: number[] = [];
     let claimed: ClaimedJob[];
-    if (this.handed.length && performance.now() - this.lastClaim < settings.pollMs) {
-      const ids = this.handed.splice(0, settings.batchSize);
-      count = ids.length;
+    if (this.handed.length && (handedOnly || !claimDue || this.claimedLast)) {
+      this.claimedLast = false;
+      batchIds = this.handed.splice(0, settings.batchSize);
       try {
-        claimed = await jobs.leased(owner, ids); // one whose lease ran out belongs to its new claim
+        // At least a third of the lease left, the heartbeat's period: held until the batch renews it.
+        claimed = await jobs.leased(owner, batchIds, now() + Math.ceil(settings.leaseMs / 3));
       } catch (err) {
-        this.handed.unshift(...ids); // the database failed: the next round tries them again
+        this.handed.unshift(...batchIds); // the database failed: the next round tries them again
         throw err;
       }
+    } else if (handedOnly) {
+      return 0;
     } else {
-      this.lastClaim = performance.now();
+      this.lastClaim = now();
+      this.claimedLast = true;
       owner = `${this.workerId}:${++this.claims}`;
       claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
-      count = claimed.length;
     }
-    if (!claimed.length) return count;
+    if (!claimed.length) return 0;
     // Slow providers must not let the lease run out under a live worker: it is renewed every third of it,
-    // with that of the handed jobs still waiting for their batch.
+    // and so is that of the handed jobs still waiting in memory (by message id: only those this process
+    // still holds).
     const heartbeat = setInterval(
       () => {
-        void this.extendLease(owner);
-        if (owner !== this.handOwner && this.handed.length) void this.extendLease(this.handOwner);
+        if (owner !== this.handOwner) void this.extendLease(owner);
+        const held = [...batchIds, ...this.handed];
+        if (held.length) void this.extendLease(this.handOwner, held);
       },
       Math.floor(settings.leaseMs / 3),
     );
@@ -227,7 +241,7 @@ export class PushOutbox {
     } finally {
       clearInterval(heartbeat);
     }
-    return count;
+    return claimed.length;
   }
 
   private async handle(owner: string, claimed: ClaimedJob[]): Promise<void> {
@@ -264,10 +278,10 @@ export class PushOutbox {
     }
   }
 
-  private async extendLease(owner: string): Promise<void> {
+  private async extendLease(owner: string, messageIds?: number[]): Promise<void> {
     const { jobs, now, settings, logger } = this.d;
     try {
-      const held = await jobs.extendLease(owner, now() + settings.leaseMs, now());
+      const held = await jobs.extendLease(owner, now() + settings.leaseMs, now(), messageIds);
       logger.debug({ event: 'push.lease_extended', claim: owner, jobs: held }, 'lease extended');
     } catch (err) {
       logger.warn({ event: 'push.lease_extend_failed', err }, 'could not extend the lease');

@@ -3,6 +3,7 @@ import { createLogger } from '../../src/logger';
 import { PushOutbox } from '../../src/outbox/push-outbox';
 import { MockPushProvider } from '../../src/push/mock-push-provider';
 import type { PushOutcome, PushProvider, PushRequest } from '../../src/push/push-provider';
+import { TestClock } from '../support/clock';
 import { LogSink } from '../support/log-sink';
 import { jobOf, sendPhotos, twoUsers } from '../support/push-fixtures';
 import { makeImage } from '../support/images';
@@ -106,6 +107,56 @@ describe('push outbox', () => {
       await outbox.stop(); // without waiting for its lease to run out
       expect(sentTo(w, id)).to.have.length(1);
       expect(await jobOf(w, id)).to.include({ state: 'sent', attempts: 1 });
+    });
+
+    it('waits while a due claim runs, and is served before a second claim', async () => {
+      // Retries are found by claims: one runs once PUSH_POLL_MS has passed, handed jobs or not, but never
+      // twice in a row while handed jobs wait (a slow claim must not starve them).
+      const clock = new TestClock();
+      const c = await startTestApp(
+        { ...held, PUSH_LEASE_MS: '3600000' },
+        { startWorker: true, now: clock.now },
+      );
+      try {
+        const { alice, bob } = await twoUsers(c);
+        const { outbox } = c.services;
+        const [retry] = await sendPhotos(c, alice, bob, 1);
+        expect(await outbox.runOnce(), 'the first, handed over').to.equal(1);
+        // Its push is due again (as after a failed attempt), and another message is handed over.
+        await c.services
+          .db('push_jobs')
+          .where({ message_id: retry })
+          .update({ state: 'pending', due_at: clock.now(), lease_owner: null });
+        const [handed] = await sendPhotos(c, alice, bob, 1);
+        clock.advance(600_001);
+        expect(await outbox.runOnce(), 'a claim, its poll time come').to.equal(1);
+        clock.advance(600_001);
+        expect(await outbox.runOnce(), 'the handed job, not a second claim').to.equal(1);
+        const order = (c.services.pushProvider as MockPushProvider).sent.map((r) => r.payload.message_id);
+        expect(order).to.deep.equal([retry, retry, handed]);
+        expect(await jobOf(c, retry)).to.include({ state: 'sent', attempts: 2 });
+        expect(await jobOf(c, handed)).to.include({ state: 'sent', attempts: 1 });
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('is left to a claim once too little of its lease is left to push it safely', async () => {
+      const clock = new TestClock();
+      const c = await startTestApp(held, { startWorker: true, now: clock.now });
+      try {
+        const { alice, bob } = await twoUsers(c);
+        const [id] = await sendPhotos(c, alice, bob, 1);
+        // 15 of its 60 s left: another process could claim it before this batch's first renewal (20 s).
+        clock.advance(45_000);
+        expect(await c.services.outbox.runOnce(true)).to.equal(0);
+        expect((c.services.pushProvider as MockPushProvider).sent).to.deep.equal([]);
+        clock.advance(15_001); // the lease has run out: the claim takes it, once
+        expect(await c.services.outbox.runOnce()).to.equal(1);
+        expect(await jobOf(c, id)).to.include({ state: 'sent', attempts: 2 });
+      } finally {
+        await c.close();
+      }
     });
 
     it('is pushed once by another worker if its process dies first, and not again by its outbox', async () => {
