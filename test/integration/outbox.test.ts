@@ -1,4 +1,6 @@
+import crypto from 'node:crypto';
 import { expect } from 'chai';
+import { messagesRepository } from '../../src/db/messages-repository';
 import { createLogger } from '../../src/logger';
 import { PushOutbox } from '../../src/outbox/push-outbox';
 import { MockPushProvider } from '../../src/push/mock-push-provider';
@@ -178,6 +180,86 @@ describe('push outbox', () => {
       await w.services.outbox.stop(); // the first outbox still holds the job in memory
       expect(sentTo(w, id), 'pushed twice').to.deep.equal([]);
     });
+  });
+
+  it('renews the leases of the handed jobs it still holds while a batch is slow, and only those', async () => {
+    const a = await startTestApp();
+    try {
+      const { alice, bob } = await twoUsers(a);
+      // The first push is answered only when the test says so; the next ones at once.
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      let called!: () => void;
+      const inFlight = new Promise<void>((resolve) => (called = resolve));
+      const slow: PushProvider = {
+        name: 'slow',
+        send: async (_r: PushRequest) => {
+          called();
+          await answered;
+          return { kind: 'sent', taskId: 'slow' };
+        },
+      };
+      const logs = new LogSink();
+      const worker = new PushOutbox({
+        jobs: a.services.pushJobs,
+        provider: slow,
+        logger: createLogger('debug', logs),
+        settings: {
+          ...a.services.config.push,
+          leaseMs: 1000,
+          batchSize: 1,
+          pollMs: 600_000,
+          batchWindowMs: 60_000,
+        },
+        now: () => Date.now(),
+      });
+      worker.start();
+      const repo = messagesRepository(a.services.db);
+      const store = async () => {
+        const m = await repo.insertWithPushJob(
+          {
+            senderUid: alice.uid,
+            receiverUid: bob.uid,
+            messageKey: crypto.randomBytes(32).toString('hex'),
+            sendTime: Date.now(),
+            filetype: 'image/png',
+            size: 1,
+            width: 1,
+            height: 1,
+            blurhash: null,
+            clientMsgId: null,
+          },
+          Date.now(),
+          worker.lease(),
+        );
+        return m!.messageId;
+      };
+      const [inBatch, waiting, dropped] = [await store(), await store(), await store()];
+      worker.hand(inBatch);
+      worker.hand(waiting);
+      // `dropped` is leased to the same outbox but no longer in its memory (as after a failure): not renewed.
+      const leaseEnd = async (id: number) => (await jobOf(a, id)).dueAt;
+      const before = {
+        inBatch: await leaseEnd(inBatch),
+        waiting: await leaseEnd(waiting),
+        dropped: await leaseEnd(dropped),
+      };
+      const draining = worker.runOnce(); // or the loop's own round, woken by hand(): either takes inBatch
+      await inFlight;
+      await logs.waitFor((l) => l.event === 'push.lease_extended');
+      expect(await leaseEnd(inBatch)).to.be.greaterThan(before.inBatch);
+      expect(await leaseEnd(waiting)).to.be.greaterThan(before.waiting);
+      expect(await leaseEnd(dropped)).to.equal(before.dropped);
+      answer();
+      await draining;
+      await worker.stop(); // pushes the one still waiting, if the loop has not yet
+      expect(await jobOf(a, inBatch)).to.include({ state: 'sent', attempts: 1 });
+      expect(await jobOf(a, waiting)).to.include({ state: 'sent', attempts: 1 });
+      await a.services.db('push_jobs').where({ message_id: dropped }).del();
+      await a.services.db('messages').where({ id: dropped }).del();
+    } finally {
+      await a.close();
+    }
   });
 
   it('renews the lease of a claim whose pushes are slow, so no other worker takes its jobs', async () => {
