@@ -26,6 +26,15 @@ export interface PushOutboxDeps {
   random?: () => number;
 }
 
+/**
+ * This process's worker: host, pid and a random part. The host is cut to 32 characters so that every lease
+ * owner made from it (`<id>:<claim number>`, `<id>:h`) fits push_jobs.lease_owner, 64 characters: a
+ * Kubernetes pod name can take 63, and PostgreSQL refuses a longer value (every send would fail).
+ */
+export function workerIdOf(hostname: string, pid: number, random: string): string {
+  return `${hostname.slice(0, 32)}:${pid}:${random}`;
+}
+
 /** Single pushes in flight at once, for providers without a batch call (FCM). */
 const SEND_CONCURRENCY = 8;
 
@@ -38,7 +47,7 @@ const SEND_CONCURRENCY = 8;
  * loop of start() calls the same drain().
  */
 export class PushOutbox {
-  private readonly workerId = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  private readonly workerId = workerIdOf(os.hostname(), process.pid, crypto.randomBytes(4).toString('hex'));
   /** The owner of the jobs written leased to this outbox (lease()), pushed without a claim. */
   private readonly handOwner = `${this.workerId}:h`;
   /** Message ids of the jobs handed over in memory (hand()) and not yet taken by a batch. */
