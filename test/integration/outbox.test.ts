@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { messagesRepository } from '../../src/db/messages-repository';
 import { createLogger } from '../../src/logger';
@@ -7,7 +6,7 @@ import { MockPushProvider } from '../../src/push/mock-push-provider';
 import type { PushOutcome, PushProvider, PushRequest } from '../../src/push/push-provider';
 import { TestClock } from '../support/clock';
 import { LogSink } from '../support/log-sink';
-import { jobOf, sendPhotos, twoUsers } from '../support/push-fixtures';
+import { jobOf, newMessage, sendPhotos, twoUsers } from '../support/push-fixtures';
 import { makeImage } from '../support/images';
 import { sendPhoto } from '../support/factories';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -216,22 +215,7 @@ describe('push outbox', () => {
       worker.start();
       const repo = messagesRepository(a.services.db);
       const store = async () => {
-        const m = await repo.insertWithPushJob(
-          {
-            senderUid: alice.uid,
-            receiverUid: bob.uid,
-            messageKey: crypto.randomBytes(32).toString('hex'),
-            sendTime: Date.now(),
-            filetype: 'image/png',
-            size: 1,
-            width: 1,
-            height: 1,
-            blurhash: null,
-            clientMsgId: null,
-          },
-          Date.now(),
-          worker.lease(),
-        );
+        const m = await repo.insertWithPushJob(newMessage(alice.uid, bob.uid), Date.now(), worker.lease());
         return m!.messageId;
       };
       const [inBatch, waiting, dropped] = [await store(), await store(), await store()];

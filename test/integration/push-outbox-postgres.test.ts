@@ -9,6 +9,7 @@ import { usersRepository } from '../../src/db/users-repository';
 import { createLogger } from '../../src/logger';
 import { PushOutbox } from '../../src/outbox/push-outbox';
 import type { PushOutcome, PushProvider, PushRequest } from '../../src/push/push-provider';
+import { newMessage } from '../support/push-fixtures';
 
 /**
  * Several server processes on one PostgreSQL: each claims with FOR UPDATE SKIP LOCKED, so no job is
@@ -55,21 +56,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
     const messages = messagesRepository(db);
     const jobs = pushJobsRepository(db);
     for (let i = 0; i < 300; i++) {
-      await messages.insertWithPushJob(
-        {
-          senderUid: uid,
-          receiverUid: uid,
-          messageKey: crypto.randomBytes(32).toString('hex'),
-          sendTime: i,
-          filetype: 'image/png',
-          size: 1,
-          width: 1,
-          height: 1,
-          blurhash: null,
-          clientMsgId: null,
-        },
-        Date.now(),
-      );
+      await messages.insertWithPushJob(newMessage(uid, uid, i), Date.now());
     }
 
     const received: string[] = [];

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import type { NewMessage } from '../../src/db/messages-repository';
 import type { PushJob } from '../../src/db/push-jobs-repository';
 import { mapLimit } from '../../src/push/map-limit';
 import { buildUser, sendPhoto, type TestUser } from './factories';
@@ -54,4 +56,20 @@ export async function twoUsers(t: TestApp) {
   const alice = await buildUser(t.api, { nickname: 'Alice' });
   const bob = await buildUser(t.api, { nickname: 'Bob' });
   return { alice, bob };
+}
+
+/** A message row as sendMessage would store it, for tests that write jobs through the repository. */
+export function newMessage(senderUid: number, receiverUid: number, sendTime = Date.now()): NewMessage {
+  return {
+    senderUid,
+    receiverUid,
+    messageKey: crypto.randomBytes(32).toString('hex'),
+    sendTime,
+    filetype: 'image/png',
+    size: 1,
+    width: 1,
+    height: 1,
+    blurhash: null,
+    clientMsgId: null,
+  };
 }
