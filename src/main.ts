@@ -1,9 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createDb, type Db } from './db/knex';
+import { createDb } from './db/knex';
+import { migrateToLatest } from './db/migrate';
 import { requestListener } from './http/app';
-import { createLogger, type Logger } from './logger';
+import { createLogger } from './logger';
 import { createServices } from './services';
 
 function configOrExit(): Config {
@@ -16,32 +17,13 @@ function configOrExit(): Config {
   }
 }
 
-/** Applies pending migrations; when another instance is migrating at the same time, waits for it. */
-async function migrate(db: Db, logger: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const [, applied] = await db.migrate.latest();
-      logger.info({ event: 'db.migrated', applied }, 'migrations applied');
-      return;
-    } catch (err) {
-      // Instances starting together race for knex's lock, or on a new database to create its own
-      // bookkeeping tables (knex_migrations, knex_migrations_lock): wait and try again.
-      // (PostgreSQL reports the latter as "already exists" or as a pg_class unique violation.)
-      const racing = /already locked|"knex_migrations(_lock)?"/i;
-      if (!racing.test(String((err as Error).message)) || attempt >= 60) throw err;
-      logger.info({ event: 'db.migration_lock_wait' }, 'another instance is migrating; waiting');
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-}
-
 async function main(): Promise<void> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel);
   const db = createDb(config.database);
   // Before migrating: a push provider whose settings do not work stops the start (ConfigError).
   const services = createServices(config, db, logger);
-  if (config.database.migrateOnStart) await migrate(db, logger);
+  if (config.database.migrateOnStart) await migrateToLatest(db, logger, config.database.schema);
   // Opens the database connection now (on SQLite, the one the hot statements' lane shares with knex).
   await db.raw('select 1');
   await services.limiters.ready();
