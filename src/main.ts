@@ -1,9 +1,8 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createDb } from './db/knex';
 import { migrateToLatest } from './db/migrate';
-import { requestListener } from './http/app';
+import { createHttpServer } from './http/server';
 import { createLogger } from './logger';
 import { createServices } from './services';
 
@@ -28,9 +27,7 @@ async function main(): Promise<void> {
   await db.raw('select 1');
   await services.limiters.ready();
   services.outbox.start();
-  const server = http.createServer(requestListener(services));
-  // An upload that sends nothing for a minute is dropped (its temporary file goes with it).
-  server.timeout = 60_000;
+  const server = createHttpServer(services);
   await new Promise<void>((resolve, reject) => {
     const refused = (err: NodeJS.ErrnoException) => {
       // A port taken or not ours to bind is a setting to change, said in one line like the others.
@@ -72,7 +69,7 @@ async function main(): Promise<void> {
   let stopping = false;
   // While stopping, a connection whose response just finished is closed at once instead of idling in
   // keep-alive until its timeout.
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  server.on('request', (_req, res) => {
     res.once('finish', () => {
       if (stopping) setImmediate(() => server.closeIdleConnections());
     });

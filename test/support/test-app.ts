@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import knexFactory from 'knex';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config';
 import { createDb } from '../../src/db/knex';
-import { requestListener } from '../../src/http/app';
+import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
 import { createServices, type ServiceOptions, type Services } from '../../src/services';
 import { LogSink } from './log-sink';
@@ -127,7 +126,7 @@ export async function startTestApp(
   const services = createServices(config, db, logger, { now: options.now, random: options.random });
   await services.limiters.ready();
   if (options.startWorker) services.outbox.start();
-  const server = http.createServer(requestListener(services));
+  const server = createHttpServer(services);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
