@@ -33,9 +33,15 @@ export function normalizePhone(regionInput: string, phoneInput: string): Normali
     );
   }
 
-  const parsed = country
-    ? parsePhoneNumberFromString(phoneInput, { defaultCountry: country })
-    : parsePhoneNumberFromString(phoneInput, { defaultCallingCode: callingCode });
+  let parsed: ReturnType<typeof parsePhoneNumberFromString>;
+  try {
+    parsed = country
+      ? parsePhoneNumberFromString(phoneInput, { defaultCountry: country })
+      : parsePhoneNumberFromString(phoneInput, { defaultCallingCode: callingCode });
+  } catch {
+    // libphonenumber throws for a calling code no country has ("999", "0"): not a number we can reach.
+    throw errors.invalidPhoneNumber(`region_num: no country has the calling code +${callingCode}.`);
+  }
   if (!parsed || !parsed.isValid() || parsed.countryCallingCode !== callingCode) {
     throw errors.invalidPhoneNumber();
   }

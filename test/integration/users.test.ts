@@ -75,7 +75,12 @@ describe('users: register, authenticate, profile', () => {
       ['a number of another country', '86', '+12015550123'],
       ['an unknown region', 'XX', '13800138000'],
       ['a landline-shaped but invalid number', '86', '0000000000'],
-    ]) {
+      // Calling codes no country has: libphonenumber throws on them rather than answering "invalid".
+      ['the unknown calling code 999', '999', '13800138000123'],
+      ['the unknown calling code +0', '+0', '13800138000123'],
+      ['the unknown calling code 0 as a number', 0, '13800138000123'],
+      ['the unknown calling code 347', '347', '1380013800012345'],
+    ] as const) {
       it(`refuses ${label} with 422 invalid_phone_number and writes nothing`, async () => {
         const before = await userCount();
         const res = await register({ cid: 'c', region_num: region, phone_num: phone, nickname: 'N' });
