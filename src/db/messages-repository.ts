@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { MAX_ROW_ID } from './ids';
 import { isForeignKeyViolation, type Db } from './knex';
 import { newJobRow, type JobLease } from './push-jobs-repository';
 import { sqliteLane } from './sqlite-lane';
@@ -83,9 +84,6 @@ const insertSql = (table: string, columns: string[]) =>
 const INSERT_MESSAGE = `${insertSql('messages', MESSAGE_COLUMNS)} returning id`;
 const INSERT_PUSH_JOB = insertSql('push_jobs', JOB_COLUMNS);
 
-/** The largest id a row can have (increments(): a 32-bit integer on PostgreSQL). */
-const MAX_ID = 2 ** 31 - 1;
-
 export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt'>;
 export type MessagesRepository = ReturnType<typeof messagesRepository>;
 
@@ -103,7 +101,7 @@ export function messagesRepository(db: Db) {
       now: number,
       lease: JobLease | null = null,
     ): Promise<Message | undefined> {
-      if (m.receiverUid > MAX_ID) return undefined; // users.id is a 32-bit integer on PostgreSQL
+      if (m.receiverUid > MAX_ROW_ID) return undefined; // no such user, and PostgreSQL would fail on it
       const row = {
         sender_uid: m.senderUid,
         receiver_uid: m.receiverUid,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config';
+import { MAX_ROW_ID } from '../db/ids';
 import { blurhashProblem } from '../images/media';
 
 /** Request schemas: validated at the edge by the routes, and described by /openapi.json. */
@@ -66,8 +67,9 @@ export function listQuery(list: Config['list']) {
   return z.object({
     after: z
       .string()
-      .regex(/^\d{1,10}$/, 'must be a message_id')
+      .regex(/^\d{1,16}$/, 'must be a message_id')
       .transform(Number)
+      .pipe(z.number().max(MAX_ROW_ID, `must be a message_id, at most ${MAX_ROW_ID}`))
       .default(0),
     limit: z
       .string()

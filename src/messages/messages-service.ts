@@ -9,6 +9,12 @@ export interface Download extends StoredBlob {
   message: Message;
 }
 
+export interface PendingPage {
+  messages: PendingMessage[];
+  /** The after of the next page; null on the last page. */
+  nextAfter: number | null;
+}
+
 export interface MessagesServiceDeps {
   messages: MessagesRepository;
   blobs: BlobStore;
@@ -30,9 +36,15 @@ export function messagesService({ messages, blobs, logger, now, ttlMs }: Message
   const pastTtl = (message: Message) => message.sendTime < now() - ttlMs;
 
   return {
-    listPending(caller: User, afterId: number, limit: number): Promise<PendingMessage[]> {
+    /**
+     * A page of the caller's pending messages, oldest first, and the cursor of the next page: null when
+     * there is none (one row more than the page is read to know).
+     */
+    async listPending(caller: User, afterId: number, limit: number): Promise<PendingPage> {
       // Messages past their TTL are left out even before the sweeper has expired them.
-      return messages.listPending(caller.uid, afterId, limit, now() - ttlMs);
+      const rows = await messages.listPending(caller.uid, afterId, limit + 1, now() - ttlMs);
+      const page = rows.slice(0, limit);
+      return { messages: page, nextAfter: rows.length > limit ? page[page.length - 1].messageId : null };
     },
 
     /** log: the request's logger (its lines carry the request id). */

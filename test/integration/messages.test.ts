@@ -160,8 +160,31 @@ describe('messages: send, list, download, delete', () => {
     expect(page3.body.next_after).to.equal(null);
   });
 
+  it('gives a full last page no cursor, so the app stops without asking for an empty page', async () => {
+    const dave = await buildUser(t.api);
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await sendPhoto(t.api, alice, dave, jpeg)).body.message_id);
+    const page1 = await t.api.get('/v1/messages').query({ limit: 2 }).set(dave.headers);
+    expect(page1.body.next_after).to.equal(ids[1]);
+    const page2 = await t.api
+      .get('/v1/messages')
+      .query({ limit: 2, after: page1.body.next_after })
+      .set(dave.headers);
+    expect(page2.body.messages.map((m: { message_id: number }) => m.message_id)).to.deep.equal(ids.slice(2));
+    expect(page2.body.next_after).to.equal(null);
+  });
+
   it('refuses bad list parameters with 422', async () => {
-    for (const query of [{ limit: 0 }, { limit: 100000 }, { limit: 'ten' }, { after: -1 }, { after: 'x' }]) {
+    for (const query of [
+      { limit: 0 },
+      { limit: 100000 },
+      { limit: 'ten' },
+      { after: -1 },
+      { after: 'x' },
+      // Past the largest row id, on every database (PostgreSQL's integer column would fail the query).
+      { after: '2147483648' },
+      { after: '9007199254740993' },
+    ]) {
       const res = await t.api.get('/v1/messages').query(query).set(bob.headers);
       expect(res.status, JSON.stringify(query)).to.equal(422);
       expect(res.body.error).to.equal('invalid_request');

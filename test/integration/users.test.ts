@@ -289,7 +289,8 @@ describe('users: register, authenticate, profile', () => {
 
     it('GET /v1/users/:uid answers 404 for an unknown or malformed uid', async () => {
       const a = await buildUser(t.api);
-      for (const uid of ['999999', '0', '-1', 'abc', '1e3', '99999999999999999999']) {
+      const pastRowIds = ['2147483648', '9007199254740993', '99999999999999999999'];
+      for (const uid of ['999999', '0', '-1', 'abc', '1e3', ...pastRowIds]) {
         const res = await t.api.get(`/v1/users/${uid}`).set(a.headers);
         expect(res.status, uid).to.equal(404);
         expect(res.body.error).to.equal('user_not_found');

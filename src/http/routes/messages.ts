@@ -74,11 +74,8 @@ export function messageRoutes(router: Router<AppState>, services: Services): voi
 
   router.get('/v1/messages', auth, async (ctx) => {
     const query = parse(ListQuery, { after: ctx.query.after, limit: ctx.query.limit });
-    const pending = await services.messages.listPending(currentUser(ctx), query.after, query.limit);
-    ctx.body = {
-      messages: pending.map(presentPending),
-      next_after: pending.length === query.limit ? pending[pending.length - 1].messageId : null,
-    };
+    const page = await services.messages.listPending(currentUser(ctx), query.after, query.limit);
+    ctx.body = { messages: page.messages.map(presentPending), next_after: page.nextAfter };
   });
 
   router.get('/v1/messages/:message_key', auth, async (ctx) => {

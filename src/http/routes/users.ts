@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { MAX_ROW_ID } from '../../db/ids';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
@@ -35,8 +36,9 @@ export function userRoutes(router: Router<AppState>, services: Services): void {
   });
 
   router.get('/v1/users/:uid', auth, async (ctx) => {
-    const uid = /^[1-9]\d{0,9}$/.test(ctx.params.uid) ? Number(ctx.params.uid) : NaN;
-    const user = Number.isSafeInteger(uid) ? await services.users.findById(uid) : undefined;
+    const uid = /^[1-9]\d{0,15}$/.test(ctx.params.uid) ? Number(ctx.params.uid) : NaN;
+    // Past the largest row id no user can exist: the same 404, on every database.
+    const user = uid <= MAX_ROW_ID ? await services.users.findById(uid) : undefined;
     if (!user) throw errors.userNotFound();
     ctx.body = presentPublicUser(user);
   });
