@@ -59,5 +59,6 @@ export const errors = {
   missingFile: () =>
     new AppError(422, 'missing_file', 'Attach the photo as the multipart file field img_file.'),
   notFound: () => new AppError(404, 'not_found', 'There is no such route.'),
-  methodNotAllowed: () => new AppError(405, 'method_not_allowed', 'This route does not accept that method.'),
+  methodNotAllowed: (allow: string) =>
+    new AppError(405, 'method_not_allowed', `This route accepts only ${allow}.`, { Allow: allow }),
 };

@@ -58,13 +58,8 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(jsonBodies());
   const router = appRouter(services);
   app.use(router.routes());
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => errors.methodNotAllowed(),
-      notImplemented: () => errors.methodNotAllowed(),
-    }),
-  );
+  // Sets 405 (501 for a method no route has) with Allow; renderErrors turns it into the error body.
+  app.use(router.allowedMethods());
   return app;
 }
 

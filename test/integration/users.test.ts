@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import http from 'node:http';
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { buildUser, nextPhone } from '../support/factories';
@@ -317,6 +318,44 @@ describe('users: register, authenticate, profile', () => {
       const wrong = await t.api.patch('/v1/register').send({});
       expect(wrong.status).to.equal(405);
       expect(wrong.body.error).to.equal('method_not_allowed');
+    });
+
+    it('names the methods a route accepts in Allow on every 405, as on OPTIONS', async () => {
+      const u = await buildUser(t.api);
+      const key = 'a'.repeat(64);
+      const allowed = (header: string | undefined) => (header ?? '').split(/,\s*/).sort();
+      for (const [method, path, allow] of [
+        ['patch', '/v1/register', ['POST']],
+        ['delete', '/v1/me', ['GET', 'HEAD']],
+        ['put', '/v1/messages', ['GET', 'HEAD', 'POST']],
+        ['post', `/v1/messages/${key}`, ['DELETE', 'GET', 'HEAD']],
+      ] as const) {
+        const res = await t.api[method](path).set(u.headers);
+        expect(res.status, `${method} ${path}`).to.equal(405);
+        expect(res.body.error).to.equal('method_not_allowed');
+        expect(allowed(res.headers.allow), `${method} ${path}`).to.deep.equal(allow);
+        const options = await t.api.options(path);
+        expect(options.status).to.equal(200);
+        expect(allowed(options.headers.allow), `OPTIONS ${path}`).to.deep.equal(allow);
+      }
+      // A method no route has (the router's 501) gets the same answer, not a 5xx.
+      const odd = await new Promise<{ status: number; allow: string | undefined; body: string }>(
+        (resolve, reject) => {
+          const req = http.request(
+            { port: t.port, host: '127.0.0.1', method: 'PURGE', path: '/v1/me' },
+            (res) => {
+              let body = '';
+              res
+                .on('data', (d) => (body += d))
+                .on('end', () => resolve({ status: res.statusCode!, allow: res.headers.allow, body }));
+            },
+          );
+          req.on('error', reject).end();
+        },
+      );
+      expect(odd.status).to.equal(405);
+      expect(allowed(odd.allow)).to.deep.equal(['GET', 'HEAD']);
+      expect(JSON.parse(odd.body).error).to.equal('method_not_allowed');
     });
 
     it('never logs ukeys or phone numbers', async () => {

@@ -54,7 +54,12 @@ export function errorReply(err: unknown, log: Logger): ErrorReply {
 export const renderErrors: AppMiddleware = async (ctx, next) => {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) throw errors.notFound();
+    if (ctx.body === undefined && ctx.status === 404) throw errors.notFound();
+    // The router's answer for a path that exists without this method. An unknown method (the router's
+    // 501) is answered the same way: the client can do nothing else about either.
+    if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) {
+      throw errors.methodNotAllowed(ctx.response.get('Allow'));
+    }
   } catch (err) {
     const reply = errorReply(err, ctx.state.log);
     ctx.status = reply.status;
