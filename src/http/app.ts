@@ -1,10 +1,8 @@
 import type http from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
-import { AppError, errors } from '../errors';
 import type { Services } from '../services';
-import type { AppMiddleware, AppState } from './context';
+import type { AppState } from './context';
 import { withDownloadLane } from './download-lane';
 import { withSendLane } from './send-lane';
 import { renderErrors } from './middleware/errors';
@@ -13,30 +11,6 @@ import { requestContext } from './middleware/request-context';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
 import { userRoutes } from './routes/users';
-
-/**
- * Bodies are JSON, parsed here, except the photo upload, which is multipart (its route reads it). A request
- * without a body (most of them: downloads, lists) goes straight on.
- */
-function jsonBodies(): AppMiddleware {
-  const parseJson = bodyParser({
-    enableTypes: ['json'],
-    jsonLimit: '64kb',
-    encoding: 'utf-8',
-    onError(err) {
-      const status = (err as { status?: number }).status;
-      if (status === 413) throw new AppError(413, 'payload_too_large', 'The JSON body is larger than 64 KB.');
-      if (status === 415) throw errors.unsupportedContentType('application/json in UTF-8, uncompressed');
-      throw errors.invalidJson();
-    },
-  });
-  return (ctx, next) => {
-    if (!(ctx.request.length > 0 || ctx.get('transfer-encoding') !== '')) return next();
-    if (ctx.is('multipart/form-data')) return next();
-    if (!ctx.is('application/json')) throw errors.unsupportedContentType('application/json');
-    return parseJson(ctx, next);
-  };
-}
 
 /** The app's one router, every route on it (the OpenAPI test walks it). */
 export function appRouter(services: Services): Router<AppState> {
@@ -55,7 +29,6 @@ export function createApp(services: Services): Koa<AppState> {
   app.use(requestContext(services.logger));
   app.use(recordMetrics(services.metrics));
   app.use(renderErrors);
-  app.use(jsonBodies());
   const router = appRouter(services);
   app.use(router.routes());
   // Sets 405 (501 for a method no route has) with Allow; renderErrors turns it into the error body.

@@ -418,6 +418,24 @@ describe('messages: send, list, download, delete', () => {
       await expectRefused(res, 415, 'unsupported_content_type');
     });
 
+    it('answers who is asking before what is wrong with the body: 401 before 415', async () => {
+      await expectRefused(await t.api.post('/v1/messages'), 401, 'unauthorized');
+      await expectRefused(
+        await t.api.post('/v1/messages').set('Content-Type', 'text/plain').send('hello'),
+        401,
+        'unauthorized',
+      );
+      // A send's credentials come in headers, the query or its multipart fields, never in a JSON body.
+      const inJson = { phone_hash: alice.phoneHash, ukey: alice.ukey, receiver_uid: bob.uid };
+      await expectRefused(await t.api.post('/v1/messages').send(inJson), 401, 'unauthorized');
+      // Known caller: the body is what is wrong.
+      await expectRefused(
+        await t.api.post('/v1/messages').set(alice.headers),
+        415,
+        'unsupported_content_type',
+      );
+    });
+
     it('refuses an upload over MAX_UPLOAD_BYTES with 413 while streaming (chunked, no length)', async () => {
       const big = Buffer.concat([jpeg, Buffer.alloc(300 * 1024, 7)]);
       const body = multipartBody([

@@ -170,12 +170,17 @@ describe('users: register, authenticate, profile', () => {
       });
     });
 
-    it('answers a JSON array or scalar body with a 4xx', async () => {
-      for (const body of ['[]', '"cid"', '42', 'null']) {
+    it('answers valid JSON that is not an object with one 422 that says so', async () => {
+      const before = await userCount();
+      for (const body of ['[]', '"AAA"', '0', '42', 'null', 'true', '[{"cid":"c"}]']) {
         const res = await t.api.post('/v1/register').set('Content-Type', 'application/json').send(body);
-        expect(res.status, body).to.be.within(400, 422);
-        expect(res.body.error, body).to.be.oneOf(['invalid_json', 'invalid_request']);
+        expect(res.status, body).to.equal(422);
+        expect(res.body, body).to.deep.equal({
+          error: 'invalid_request',
+          message: 'body: must be a JSON object',
+        });
       }
+      expect(await userCount()).to.equal(before);
     });
 
     it('answers a body that is not JSON with 415', async () => {

@@ -62,6 +62,13 @@ export function messageRoutes(router: Router<AppState>, services: Services): voi
     rateLimit(services.limiters.sendPerIp, byIp),
     authenticateEarly(services.authenticate),
     limitPerUser, // before the body when the credentials came in headers...
+    // A body that is not multipart carries no photo, nor the seed's credential fields: who is asking is
+    // answered first (401), then what is wrong with the body (415).
+    async (ctx, next) => {
+      if (ctx.is('multipart/form-data')) return next();
+      await auth(ctx, async () => undefined);
+      throw errors.unsupportedContentType('multipart/form-data');
+    },
     receiveUpload(uploadReader(services)),
     auth,
     limitPerUser, // ...else once the multipart fields have been read

@@ -4,6 +4,7 @@ import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
 import { requireUser } from '../middleware/auth';
+import { jsonBody } from '../middleware/json-body';
 import { byIp, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentOwnProfile, presentPublicUser } from '../presenters';
@@ -13,7 +14,7 @@ import { CidBody, RegisterBody } from '../schemas';
 export function userRoutes(router: Router<AppState>, services: Services): void {
   const auth = requireUser(services.authenticate);
 
-  router.post('/v1/register', rateLimit(services.limiters.registerPerIp, byIp), async (ctx) => {
+  router.post('/v1/register', rateLimit(services.limiters.registerPerIp, byIp), jsonBody(), async (ctx) => {
     const body = parse(RegisterBody, ctx.request.body ?? {});
     const registered = await services.registerUser({
       cid: body.cid,
@@ -29,7 +30,7 @@ export function userRoutes(router: Router<AppState>, services: Services): void {
     ctx.body = presentOwnProfile(currentUser(ctx));
   });
 
-  router.put('/v1/me/cid', auth, async (ctx) => {
+  router.put('/v1/me/cid', jsonBody(), auth, async (ctx) => {
     const body = parse(CidBody, ctx.request.body ?? {});
     await services.users.updateCid(currentUser(ctx).uid, body.cid);
     ctx.status = 204;
