@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dropColumns } from '../src/db/schema-changes';
 
 // What the receiver's app shows before downloading: the photo's displayed size and a blurhash.
 // Nullable: messages stored before this migration have neither.
@@ -11,9 +12,5 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('messages', (t) => {
-    t.dropColumn('width');
-    t.dropColumn('height');
-    t.dropColumn('blurhash');
-  });
+  await dropColumns(knex, 'messages', ['width', 'height', 'blurhash']);
 }

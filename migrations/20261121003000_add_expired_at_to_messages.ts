@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dropColumns } from '../src/db/schema-changes';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('messages', (t) => {
@@ -12,6 +13,6 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('messages', (t) => {
     t.dropIndex(['exist', 'send_time'], 'messages_expiry_idx');
-    t.dropColumn('expired_at');
   });
+  await dropColumns(knex, 'messages', ['expired_at']);
 }

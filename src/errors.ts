@@ -38,6 +38,12 @@ export const errors = {
     new AppError(404, 'message_not_found', 'No message with this key is addressed to you.'),
   gone: () =>
     new AppError(410, 'gone', 'This photo was deleted after it was downloaded; it is no longer stored.'),
+  photoLost: () =>
+    new AppError(
+      410,
+      'photo_lost',
+      "This photo's file is missing from the server's store, so it cannot be downloaded; delete the message.",
+    ),
   expired: () =>
     new AppError(
       410,

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   if (config.database.migrateOnStart) await migrateToLatest(db, logger, config.database.schema);
   // Opens the database connection now (on SQLite, the one the hot statements' lane shares with knex).
   await db.raw('select 1');
+  await services.claimStore(); // a store that is another database's stops the start (ConfigError)
   await services.limiters.ready();
   services.outbox.start();
   const server = createHttpServer(services);

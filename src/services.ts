@@ -1,4 +1,5 @@
 import type { Config } from './config';
+import { databaseIdentityRepository } from './db/database-identity-repository';
 import type { Db } from './db/knex';
 import { messagesRepository } from './db/messages-repository';
 import { pushJobsRepository, type PushJobsRepository } from './db/push-jobs-repository';
@@ -19,6 +20,7 @@ import type { PushProvider } from './push/push-provider';
 import type { BlobStore } from './storage/blob-store';
 import { LocalBlobStore } from './storage/local-blob-store';
 import { S3BlobStore } from './storage/s3-blob-store';
+import { claimStore } from './storage/store-owner';
 import { TempFiles } from './storage/temp-files';
 import { authenticate } from './users/authenticate';
 import { registerUser } from './users/register-user';
@@ -44,6 +46,8 @@ export interface Services {
   sendMessage: ReturnType<typeof sendMessage>;
   messages: ReturnType<typeof messagesService>;
   sweeper: ReturnType<typeof sweeper>;
+  /** Marks the blob store as this database's, or throws ConfigError when it is another's (at start). */
+  claimStore: () => Promise<void>;
 }
 
 /** The push provider PUSH_PROVIDER names. Throws ConfigError when its settings do not work. */
@@ -131,5 +135,12 @@ export function createServices(
       orphanGraceMs: config.orphanGraceMs,
     }),
     media,
+    claimStore: () =>
+      claimStore({
+        blobs,
+        databaseId: () => databaseIdentityRepository(db).id(now()),
+        knownKeysAmong: (keys) => messages.knownKeysAmong(keys),
+        logger,
+      }),
   };
 }

@@ -20,6 +20,8 @@ export interface Message {
   clientMsgId: string | null;
   deletedAt: number | null;
   expiredAt: number | null;
+  /** When a download found its file missing from the store. */
+  lostAt: number | null;
 }
 
 /** A pending message with what its receiver needs to know about the sender. */
@@ -43,6 +45,7 @@ export interface MessageRow {
   client_msg_id: string | null;
   deleted_at: number | string | null;
   expired_at: number | string | null;
+  lost_at: number | string | null;
 }
 
 export function toMessage(row: MessageRow): Message {
@@ -61,6 +64,7 @@ export function toMessage(row: MessageRow): Message {
     clientMsgId: row.client_msg_id,
     deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
     expiredAt: row.expired_at === null ? null : Number(row.expired_at),
+    lostAt: row.lost_at == null ? null : Number(row.lost_at),
   };
 }
 
@@ -84,7 +88,7 @@ const insertSql = (table: string, columns: string[]) =>
 const INSERT_MESSAGE = `${insertSql('messages', MESSAGE_COLUMNS)} returning id`;
 const INSERT_PUSH_JOB = insertSql('push_jobs', JOB_COLUMNS);
 
-export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt'>;
+export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt' | 'lostAt'>;
 export type MessagesRepository = ReturnType<typeof messagesRepository>;
 
 export function messagesRepository(db: Db) {
@@ -134,7 +138,7 @@ export function messagesRepository(db: Db) {
         if (isForeignKeyViolation(err)) return undefined; // the sender exists: it was just authenticated
         throw err;
       }
-      return { ...m, messageId, exist: true, deletedAt: null, expiredAt: null };
+      return { ...m, messageId, exist: true, deletedAt: null, expiredAt: null, lostAt: null };
     },
 
     async findByKey(messageKey: string): Promise<Message | undefined> {
@@ -214,9 +218,16 @@ export function messagesRepository(db: Db) {
       return new Set(rows.map((r) => r.message_key));
     },
 
-    /** Marks a message whose file is missing as no longer stored. */
+    /** Marks a message whose file is missing as no longer stored: lost, not deleted. */
     async markLost(messageId: number, at: number): Promise<void> {
-      await messages().where({ id: messageId, exist: true }).update({ exist: false, deleted_at: at });
+      await messages().where({ id: messageId, exist: true }).update({ exist: false, lost_at: at });
+    },
+
+    /** Which of these keys any message has (or had: deleted, expired or lost ones count). */
+    async knownKeysAmong(keys: string[]): Promise<Set<string>> {
+      if (!keys.length) return new Set();
+      const rows = await messages().whereIn('message_key', keys).select('message_key');
+      return new Set(rows.map((r) => r.message_key));
     },
 
     /** Marks a message deleted. Returns false when it already was. */

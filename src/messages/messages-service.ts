@@ -51,6 +51,7 @@ export function messagesService({ messages, blobs, logger, now, ttlMs }: Message
     async download(caller: User, messageKey: string, log: Logger = logger): Promise<Download> {
       const message = await own(caller, messageKey);
       if (message.expiredAt !== null || (message.exist && pastTtl(message))) throw errors.expired();
+      if (message.lostAt !== null) throw errors.photoLost();
       if (!message.exist) throw errors.gone();
       const blob = await blobs.open(message.messageKey, message.size);
       if (!blob) {
@@ -58,7 +59,7 @@ export function messagesService({ messages, blobs, logger, now, ttlMs }: Message
         // a live row without its file; only damage outside pushpic does. Stop listing it.
         log.error({ event: 'message.file_missing', message_id: message.messageId }, 'stored file is missing');
         await messages.markLost(message.messageId, now());
-        throw errors.gone();
+        throw errors.photoLost();
       }
       return { ...blob, message };
     },

@@ -33,6 +33,30 @@ export interface BlobStore {
   list(): AsyncIterable<BlobListing>;
   /** Writes and removes a probe object; throws when the store cannot take writes (for /readyz). */
   checkWritable(): Promise<void>;
+  /** The settings that say where the store is, and where they say (for messages to ops). */
+  readonly setting: string;
+  readonly where: string;
+  /** The id of the database this store serves, from its marker; null when it has none. */
+  readOwner(): Promise<string | null>;
+  /** Marks the store as serving this database. */
+  writeOwner(databaseId: string): Promise<void>;
+}
+
+/** The marker's name at the root of a store: never a blob key, so never listed or swept as one. */
+export const OWNER_MARKER = '.pushpic-store.json';
+
+export function ownerMarker(databaseId: string): string {
+  return `${JSON.stringify({ database_id: databaseId })}\n`;
+}
+
+/** The database id a marker names (null for a marker that is not one of ours). */
+export function ownerOf(marker: string): string | null {
+  try {
+    const id = (JSON.parse(marker) as { database_id?: unknown }).database_id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 export const BLOB_KEY = /^[0-9a-f]{64}$/;

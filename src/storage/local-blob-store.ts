@@ -2,7 +2,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { assertBlobKey, BLOB_KEY, type BlobListing, type BlobStore, type StoredBlob } from './blob-store';
+import {
+  assertBlobKey,
+  BLOB_KEY,
+  OWNER_MARKER,
+  ownerMarker,
+  ownerOf,
+  type BlobListing,
+  type BlobStore,
+  type StoredBlob,
+} from './blob-store';
 
 const DOWNLOAD_CHUNK = 256 * 1024;
 
@@ -201,6 +210,27 @@ export class LocalBlobStore implements BlobStore {
         if (stat) yield { key: name, modifiedAt: stat.mtimeMs };
       }
     }
+  }
+
+  readonly setting = 'UPLOAD_DIR';
+  get where(): string {
+    return this.root;
+  }
+
+  async readOwner(): Promise<string | null> {
+    try {
+      return ownerOf(await fs.promises.readFile(path.join(this.root, OWNER_MARKER), 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async writeOwner(databaseId: string): Promise<void> {
+    await fs.promises.mkdir(this.root, { recursive: true });
+    const temp = path.join(this.root, `${OWNER_MARKER}.${crypto.randomBytes(6).toString('hex')}`);
+    await fs.promises.writeFile(temp, ownerMarker(databaseId));
+    await fs.promises.rename(temp, path.join(this.root, OWNER_MARKER));
   }
 
   async checkWritable(): Promise<void> {

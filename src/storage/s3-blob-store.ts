@@ -8,7 +8,16 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { assertBlobKey, BLOB_KEY, type BlobListing, type BlobStore, type StoredBlob } from './blob-store';
+import {
+  assertBlobKey,
+  BLOB_KEY,
+  OWNER_MARKER,
+  ownerMarker,
+  ownerOf,
+  type BlobListing,
+  type BlobStore,
+  type StoredBlob,
+} from './blob-store';
 
 export interface S3Settings {
   bucket: string;
@@ -95,6 +104,34 @@ export class S3BlobStore implements BlobStore {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  readonly setting = 'S3_BUCKET and S3_PREFIX';
+  get where(): string {
+    return `${this.settings.bucket}/${this.settings.prefix}`;
+  }
+
+  async readOwner(): Promise<string | null> {
+    const Key = `${this.settings.prefix}${OWNER_MARKER}`;
+    try {
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key }));
+      return ownerOf((await res.Body?.transformToString()) ?? '');
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;
+      throw err;
+    }
+  }
+
+  async writeOwner(databaseId: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.settings.bucket,
+        Key: `${this.settings.prefix}${OWNER_MARKER}`,
+        Body: ownerMarker(databaseId),
+        ContentType: 'application/json',
+      }),
+    );
   }
 
   async checkWritable(): Promise<void> {

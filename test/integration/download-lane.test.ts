@@ -156,9 +156,11 @@ describe('download lane', () => {
       'X-Request-Id': 'lane-missing-1',
     });
     expect(res.status).to.equal(410);
-    expect(res.body).to.include({ error: 'gone' });
+    // Lost, not "deleted after it was downloaded": nobody downloaded it.
+    expect(res.body).to.include({ error: 'photo_lost' });
+    expect(res.body.message).not.to.match(/after it was downloaded/);
     expect(byKoa).to.equal(true);
-    // The lane found the file missing and logged it; Koa then found the message gone.
+    // The lane found the file missing and logged it; Koa then found the message lost.
     const missing = t.logs.lines.filter((l) => l.event === 'message.file_missing');
     expect(missing.map((l) => l.req_id)).to.deep.equal(['lane-missing-1']);
     const access = t.logs.lines.find((l) => l.req_id === 'lane-missing-1' && l.event === 'http.request');

@@ -11,6 +11,7 @@ import { makeImage } from '../support/images';
 import { BOUNDARY, multipartBody } from '../support/raw-http';
 import { startS3, type S3StandIn } from '../support/s3-standin';
 import { spawnServer, type ServerProcess } from '../support/server-process';
+import { OWNER_MARKER } from '../../src/storage/blob-store';
 import { freshDatabase, TEST_DATABASE_URL } from '../support/test-app';
 
 /** Files under the uploads folder, as <shard>/<key>, temporary ones as .tmp/<name>. */
@@ -18,7 +19,8 @@ function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .flatMap((e) => (e.isFile() ? [path.relative(dir, path.join(e.parentPath, e.name))] : []));
+    .flatMap((e) => (e.isFile() ? [path.relative(dir, path.join(e.parentPath, e.name))] : []))
+    .filter((f) => f !== OWNER_MARKER);
 }
 
 describe('real server processes', function () {

@@ -10,6 +10,7 @@ import { createDb } from '../../src/db/knex';
 import type { LingerBounds } from '../../src/http/linger';
 import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
+import { OWNER_MARKER } from '../../src/storage/blob-store';
 import { createServices, type ServiceOptions, type Services } from '../../src/services';
 import { LogSink } from './log-sink';
 
@@ -127,6 +128,16 @@ export async function startTestApp(
   const db = createDb(config.database);
   await db.migrate.latest();
   const services = createServices(config, db, logger, { now: options.now, random: options.random });
+  try {
+    await services.claimStore();
+  } catch (err) {
+    // A start refused (as main.ts would refuse it) leaves nothing behind.
+    await services.limiters.close();
+    await db.destroy();
+    await database.drop();
+    if (!options.dir && !options.sameStoreAs) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   await services.limiters.ready();
   if (options.startWorker) services.outbox.start();
   const server = createHttpServer(services, { linger: options.linger });
@@ -139,7 +150,7 @@ export async function startTestApp(
     logs,
     dir,
     port,
-    storedFiles: () => walk(config.uploadDir),
+    storedFiles: () => walk(config.uploadDir).filter((f) => f !== OWNER_MARKER),
     drainPushes: () => services.outbox.drain(),
     async close() {
       server.closeAllConnections();

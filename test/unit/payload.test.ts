@@ -26,6 +26,7 @@ describe('message payload', () => {
         clientMsgId: 'x'.repeat(64),
         deletedAt: null,
         expiredAt: null,
+        lostAt: null,
       },
       { regionNum: '1268', phoneHash: 'e'.repeat(64) },
     );
