@@ -3,10 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config';
-import { createLimiters } from '../../src/limits/rate-limiters';
-import { createLogger } from '../../src/logger';
-import { LogSink } from '../support/log-sink';
 import { startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-app';
 import { buildUser, nextPhone, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
@@ -254,29 +250,42 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
       }
     });
 
-    it('counts in memory, and says so, when Redis cannot be reached at start', async () => {
-      const config = loadConfig({
+    it('counts in memory, and says so in the log, /readyz and /metrics, when Redis cannot be reached', async () => {
+      const app = await startTestApp({
         RATE_LIMIT_REGISTER_PER_IP: '2/1h',
         RATE_LIMIT_STORE: 'redis',
         REDIS_URL: 'redis://127.0.0.1:1', // nothing listens there
+        TRUST_PROXY: 'true',
       });
-      const logs = new LogSink();
-      const limiters = createLimiters(config, t.services.db, createLogger('info', logs));
       try {
-        await limiters.ready(200);
-        expect(logs.lines.some((l) => l.event === 'rate_limit.redis_not_ready')).to.equal(true);
-        const outcomes = [];
-        for (let i = 0; i < 3; i++) {
-          outcomes.push(
-            await limiters.registerPerIp!.consume('203.0.113.9').then(
-              () => 'ok',
-              (e) => e.status,
-            ),
-          );
-        }
-        expect(outcomes).to.deep.equal(['ok', 'ok', 429]);
+        expect(app.logs.lines.some((l) => l.event === 'rate_limit.redis_not_ready')).to.equal(true);
+        const client = { 'X-Forwarded-For': '203.0.113.9' };
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push((await register(app, client)).status);
+        expect(statuses).to.deep.equal([201, 201, 429]);
+        const warned = app.logs.lines.filter((l) => l.event === 'rate_limit.store_error');
+        expect(warned).to.have.length(1); // once, not once per request
+        expect(warned[0]).to.include({ limiter: 'register_ip', store: 'redis' });
+
+        const ready = await app.api.get('/readyz');
+        expect(ready.status).to.equal(200); // it serves, with limits per instance
+        expect(ready.body).to.deep.include({ status: 'degraded' });
+        expect(ready.body.checks).to.include({ rate_limits: 'degraded', database: 'ok' });
+        const metrics = (await app.api.get('/metrics')).text;
+        expect(metrics).to.match(/pushpic_rate_limit_store_errors_total\{limiter="register_ip"\} 3/);
       } finally {
-        await limiters.close();
+        await app.close();
+      }
+    });
+
+    it('reports limits as ok while Redis answers', async () => {
+      const app = await startTestApp({ RATE_LIMIT_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379' });
+      try {
+        const ready = await app.api.get('/readyz');
+        expect(ready.body).to.deep.include({ status: 'ready' });
+        expect(ready.body.checks).to.include({ rate_limits: 'ok' });
+      } finally {
+        await app.close();
       }
     });
 
@@ -353,7 +362,10 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
     it('answers /readyz 200 when the database and blob store work, 503 when the store cannot take writes', async () => {
       const ok = await t.api.get('/readyz');
       expect(ok.status).to.equal(200);
-      expect(ok.body).to.deep.equal({ status: 'ready', checks: { database: 'ok', blob_store: 'ok' } });
+      expect(ok.body).to.deep.equal({
+        status: 'ready',
+        checks: { database: 'ok', blob_store: 'ok', rate_limits: 'ok' },
+      });
 
       const broken = await startTestApp();
       try {
@@ -363,7 +375,7 @@ describe('operations: expiry, sweeper, limits, metrics, readiness', () => {
         const res = await broken.api.get('/readyz');
         expect(res.status).to.equal(503);
         expect(res.body.error).to.equal('not_ready');
-        expect(res.body.checks).to.deep.equal({ database: 'ok', blob_store: 'failing' });
+        expect(res.body.checks).to.deep.equal({ database: 'ok', blob_store: 'failing', rate_limits: 'ok' });
         expect((await broken.api.get('/healthz')).status).to.equal(200);
       } finally {
         fs.rmSync(broken.services.config.uploadDir, { force: true });
