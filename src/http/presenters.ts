@@ -5,12 +5,15 @@ import { messagePayload } from '../messages/payload';
 
 /** Exactly the fields that leave the server for each kind of record. */
 
+/**
+ * The caller's own profile. Never the phone number, not even to its owner: the app has it already, and a
+ * leaked ukey must not turn into the number it belongs to.
+ */
 export function presentOwnProfile(user: User) {
   return {
     uid: user.uid,
     cid: user.cid,
     region_num: user.regionNum,
-    phone_num: user.phoneNum,
     phone_hash: user.phoneHash,
     nickname: user.nickname,
     reg_time: user.regTime,

@@ -259,9 +259,11 @@ describe('users: register, authenticate, profile', () => {
         cid: u.cid,
         nickname: 'Me',
         region_num: '86',
-        phone_num: u.e164,
       });
       expect(res.body.phone_hash).to.equal(u.phoneHash);
+      // No route returns a phone number, the caller's own included.
+      expect(res.body).not.to.have.any.keys('phone_num');
+      expect(JSON.stringify(res.body)).not.to.include(u.e164.slice(3));
       expect(res.body.reg_time)
         .to.be.a('number')
         .within(Date.now() - 60_000, Date.now());
