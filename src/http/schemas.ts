@@ -27,7 +27,7 @@ export const RegisterBody = z
   })
   .strict();
 
-/** Authenticated JSON bodies may carry the seed's phone_hash and ukey fields beside their own. */
+/** Authenticated JSON bodies may carry the phone_hash and ukey fields of the original protocol beside their own. */
 const withAuthFields = <T extends z.ZodRawShape>(shape: T) =>
   z.object({ ...shape, phone_hash: z.string().optional(), ukey: z.string().optional() }).strict();
 

@@ -1,7 +1,7 @@
 import type { Message } from '../db/messages-repository';
 import type { MessagePayload } from '../push/push-provider';
 
-/** The seed's push payload: what a push carries and what the pending list shows, field for field. */
+/** The push payload of the original protocol: what a push carries and what the pending list shows, field for field. */
 export function messagePayload(
   message: Message,
   sender: { regionNum: string; phoneHash: string },

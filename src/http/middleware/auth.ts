@@ -9,8 +9,9 @@ function pair(phoneHash: unknown, ukey: unknown): Credentials | null {
 }
 
 /**
- * Credentials as the seed's clients send them: the X-Phone-Hash and X-Ukey headers, or phone_hash and ukey
- * in the query string, the JSON body or the multipart fields (in that order).
+ * Credentials as clients send them: the X-Phone-Hash and X-Ukey headers, or phone_hash and ukey in the
+ * query string, a JSON body (PUT /v1/me/cid) or the multipart fields (in that order). A GET or DELETE has
+ * no body to carry them.
  */
 export function credentialsOf(ctx: AppContext): Credentials | null {
   if (ctx.get('x-phone-hash') || ctx.get('x-ukey')) return pair(ctx.get('x-phone-hash'), ctx.get('x-ukey'));

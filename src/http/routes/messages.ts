@@ -57,13 +57,13 @@ export function messageRoutes(router: Router<AppState>, services: Services): voi
 
   router.post(
     '/v1/messages',
-    // Header credentials are checked before a byte of the photo is stored; the seed's multipart
-    // credential fields can only be checked once the body is read.
+    // Header credentials are checked before a byte of the photo is stored; credentials sent as multipart
+    // fields (the original protocol's form) can only be checked once the body is read.
     rateLimit(services.limiters.sendPerIp, byIp),
     authenticateEarly(services.authenticate),
     limitPerUser, // before the body when the credentials came in headers...
-    // A body that is not multipart carries no photo, nor the seed's credential fields: who is asking is
-    // answered first (401), then what is wrong with the body (415).
+    // A body that is not multipart carries no photo, nor credential fields: who is asking is answered
+    // first (401), then what is wrong with the body (415).
     async (ctx, next) => {
       if (ctx.is('multipart/form-data')) return next();
       await auth(ctx, async () => undefined);
