@@ -5,7 +5,10 @@ import { blurhashProblem } from '../images/media';
 
 /** Request schemas: validated at the edge by the routes, and described by /openapi.json. */
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** A NUL cannot even be stored in PostgreSQL; no control character belongs in a push client id or an id. */
+const noControl = (s: string) => !/\p{Cc}/u.test(s);
+const text = (max: number) =>
+  z.string().trim().min(1).max(max).refine(noControl, 'must not contain control characters');
 /** region_num and phone_num arrive as strings or, from some clients, as numbers. */
 const digitsOrText = (max: number) =>
   z
@@ -22,7 +25,7 @@ export const RegisterBody = z
       .string()
       .trim()
       .refine((s) => [...s].length >= 1 && [...s].length <= 64, 'must be 1 to 64 characters')
-      .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
+      .refine(noControl, 'must not contain control characters')
       .describe('1 to 64 characters after trimming'),
   })
   .strict();
@@ -46,6 +49,7 @@ export const SendFields = z
       .string()
       .min(1)
       .max(64)
+      .refine(noControl, 'must not contain control characters')
       .optional()
       .describe('Sender-chosen idempotency key: a repeat returns the first message'),
     blurhash: z

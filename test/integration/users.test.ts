@@ -130,6 +130,7 @@ describe('users: register, authenticate, profile', () => {
         { cid: 'c', region_num: '86', nickname: 'a\u0000b' },
         'nickname',
       ],
+      ['a cid with a NUL', { cid: 'a\u0000b', region_num: '86', nickname: 'N' }, 'cid'],
       ['a cid of the wrong type', { cid: 42, region_num: '86', nickname: 'N' }, 'cid'],
       [
         'an object as phone_num',
@@ -277,7 +278,7 @@ describe('users: register, authenticate, profile', () => {
 
     it('PUT /v1/me/cid refuses an empty or missing cid and keeps the old one', async () => {
       const u = await buildUser(t.api);
-      for (const body of [{ cid: '' }, {}, { cid: ['x'] }]) {
+      for (const body of [{ cid: '' }, {}, { cid: ['x'] }, { cid: 'a\u0000b' }, { cid: 'a\nb' }]) {
         const res = await t.api.put('/v1/me/cid').set(u.headers).send(body);
         expect(res.status).to.equal(422);
       }
