@@ -59,13 +59,18 @@ export const RegisterBody = z
   })
   .strict();
 
+/** The seed's credential fields; what authentication makes of them is a 401, not a 422. */
+const credentialFields = (field: { maxLength?: number } = {}) => ({
+  phone_hash: z.string().meta(field).optional().describe("The seed's credential field; prefer X-Phone-Hash"),
+  ukey: z.string().meta(field).optional().describe("The seed's credential field; prefer X-Ukey"),
+});
+
 /** Authenticated JSON bodies may carry the seed's phone_hash and ukey fields beside their own. */
 const withAuthFields = <T extends z.ZodRawShape>(shape: T) =>
   z
     .object({
       ...shape,
-      phone_hash: z.string().optional().describe("The seed's credential field; prefer X-Phone-Hash"),
-      ukey: z.string().optional().describe("The seed's credential field; prefer X-Ukey"),
+      ...credentialFields(),
     })
     .strict();
 
@@ -119,8 +124,8 @@ export const SendFields = z
       .describe(
         'A blurhash of the photo as displayed, computed by the app (4×3 components advised): the push preview',
       ),
-    phone_hash: z.string().optional().describe("The seed's credential field; prefer X-Phone-Hash"),
-    ukey: z.string().optional().describe("The seed's credential field; prefer X-Ukey"),
+    // Every text field of the form is at most 1 KB (src/http/middleware/multipart.ts): 1024 ASCII characters.
+    ...credentialFields({ maxLength: 1024 }),
   })
   .strict();
 
