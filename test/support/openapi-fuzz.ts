@@ -264,12 +264,10 @@ export function requestsFor(o: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
     },
     {
       weight: 1,
-      arbitrary: fc
-        .constantFrom(...(alternatives.length ? alternatives : [{}]))
-        .map((s) => ({
-          schemes: Object.keys(s).slice(0, 1),
-          how: Object.keys(s).length > 1 ? ('part' as const) : ('right' as const),
-        })),
+      arbitrary: fc.constantFrom(...(alternatives.length ? alternatives : [{}])).map((s) => ({
+        schemes: Object.keys(s).slice(0, 1),
+        how: Object.keys(s).length > 1 ? ('part' as const) : ('right' as const),
+      })),
     },
   );
 
