@@ -205,7 +205,10 @@ describe('the server against its OpenAPI document, fuzzed', function () {
             check(o, req, res, before, after);
             await expectStorageConsistent(o.id);
           } catch (err) {
-            (err as Error).message +=
+            const logged = t.logs.lines
+              .filter((l) => l.event === 'http.unhandled_error')
+              .map((l) => JSON.stringify(l.err).slice(0, 500));
+            (err as Error).message += (logged.length ? `\n  logged: ${logged.at(-1)}` : '') +
               `\n  ${o.id}: ${res.status} ${res.body.subarray(0, 300).toString()}\n  valid by the document: ${req.valid} ${req.why}`;
             throw err;
           }
