@@ -208,7 +208,8 @@ describe('the server against its OpenAPI document, fuzzed', function () {
             const logged = t.logs.lines
               .filter((l) => l.event === 'http.unhandled_error')
               .map((l) => JSON.stringify(l.err).slice(0, 500));
-            (err as Error).message += (logged.length ? `\n  logged: ${logged.at(-1)}` : '') +
+            (err as Error).message +=
+              (logged.length ? `\n  logged: ${logged.at(-1)}` : '') +
               `\n  ${o.id}: ${res.status} ${res.body.subarray(0, 300).toString()}\n  valid by the document: ${req.valid} ${req.why}`;
             throw err;
           }
