@@ -48,8 +48,8 @@ export const errors = {
     new AppError(429, 'too_many_requests', `Too many requests; try again in ${retryAfterSeconds} s.`, {
       'Retry-After': String(retryAfterSeconds),
     }),
-  payloadTooLarge: (limit: number, headers: Record<string, string> = {}) =>
-    new AppError(413, 'payload_too_large', `The upload is larger than the limit of ${limit} bytes.`, headers),
+  payloadTooLarge: (limit: number) =>
+    new AppError(413, 'payload_too_large', `The upload is larger than the limit of ${limit} bytes.`),
   unsupportedMediaType: () =>
     new AppError(415, 'unsupported_media_type', 'The file is not a JPEG, PNG, WebP, GIF or AVIF image.'),
   imageTooLarge: (maxPixels: number) =>

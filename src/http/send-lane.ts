@@ -6,6 +6,7 @@ import { countRequest } from './middleware/metrics';
 import { uploadReader } from './middleware/multipart';
 import { clientIp } from './middleware/rate-limit';
 import { logRequest, requestIdOf } from './middleware/request-context';
+import { replyJson } from './reply';
 import { sendPhoto } from './routes/messages';
 
 /** The route the lane serves, as Koa's router labels it in the metrics. */
@@ -28,23 +29,6 @@ export function withSendLane(services: Services, app: http.RequestListener): htt
   const reader = uploadReader(services);
   const trustProxy = services.config.trustProxy;
 
-  function answer(
-    res: http.ServerResponse,
-    requestId: string,
-    status: number,
-    headers: object,
-    body: object,
-  ) {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      ...headers,
-      'X-Request-Id': requestId,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(text),
-    });
-    res.end(text);
-  }
-
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<number> {
     const receivedAt = Date.now();
     const requestId = requestIdOf(req);
@@ -63,11 +47,11 @@ export function withSendLane(services: Services, app: http.RequestListener): htt
       } finally {
         await reader.discard(upload); // before answering, as the Koa route does
       }
-      answer(res, requestId, sent.status, {}, sent.body);
+      replyJson(res, requestId, sent.status, {}, sent.body);
       return sent.status;
     } catch (err) {
       const reply = errorReply(err, log);
-      answer(res, requestId, reply.status, reply.headers, reply.body);
+      replyJson(res, requestId, reply.status, reply.headers, reply.body);
       return reply.status;
     }
   }
@@ -90,7 +74,7 @@ export function withSendLane(services: Services, app: http.RequestListener): htt
         logRequest(logger, requestIdOf(req), 'POST', ROUTE, status, started);
         countRequest(metrics, 'POST', ROUTE, status, started);
       },
-      // answer() itself failed (the client is gone): nothing more can be said to it.
+      // The answer itself failed (the client is gone): nothing more can be said to it.
       () => res.destroy(),
     );
   };

@@ -2,11 +2,24 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errors } from '../errors';
+import { requestLogger } from '../logger';
 import type { Services } from '../services';
 import { requestListener } from './app';
+import { defaultLingerBounds, lingerAfterAnswer, type LingerBounds } from './linger';
+import { errorReply } from './middleware/errors';
+import { countRequest } from './middleware/metrics';
+import { declaredTooLarge } from './middleware/multipart';
+import { logRequest, requestIdOf } from './middleware/request-context';
+import { replyJson } from './reply';
 
 /** An upload that sends nothing for this long is dropped (its temporary file goes with it). */
 const IDLE_TIMEOUT_MS = 60_000;
+const UPLOAD_ROUTE = '/v1/messages';
+
+export interface HttpServerOptions {
+  /** How much of a body answered early is still read (tests shrink it). */
+  linger?: LingerBounds;
+}
 
 /**
  * Node answers a request its parser refuses (headers over --max-http-header-size, a malformed request line
@@ -37,11 +50,38 @@ function answerParseError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 /**
  * The node:http server that serves the app: the request listener (lanes in front of Koa) and the
- * connection-level rules. main.ts listens with it; the tests start the same server.
+ * connection-level rules: a body answered before it has all arrived is read for a bounded time
+ * (./linger.ts), and an upload that waits for `100 Continue` with a declared length over the limit is
+ * answered 413 at once, so the phone never sends it. main.ts listens with it; the tests start the same
+ * server.
  */
-export function createHttpServer(services: Services): http.Server {
-  const server = http.createServer(requestListener(services));
+export function createHttpServer(services: Services, options: HttpServerOptions = {}): http.Server {
+  const { config, logger, metrics } = services;
+  const bounds = options.linger ?? defaultLingerBounds(config.maxUploadBytes);
+  const listener = requestListener(services);
+  const server = http.createServer((req, res) => {
+    lingerAfterAnswer(req, res, bounds);
+    listener(req, res);
+  });
   server.timeout = IDLE_TIMEOUT_MS;
   server.on('clientError', answerParseError);
+
+  server.on('checkContinue', (req, res) => {
+    const isUpload = req.method === 'POST' && req.url?.split('?', 1)[0] === UPLOAD_ROUTE;
+    const refusal = isUpload ? declaredTooLarge(req, config.maxUploadBytes) : null;
+    if (!refusal) {
+      res.writeContinue();
+      server.emit('request', req, res);
+      return;
+    }
+    // Before a byte of the body: the client sends none, and the connection, left without the body it
+    // announced, cannot serve another request.
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(req);
+    const reply = errorReply(refusal, requestLogger(logger, requestId));
+    replyJson(res, requestId, reply.status, { ...reply.headers, Connection: 'close' }, reply.body);
+    logRequest(logger, requestId, 'POST', UPLOAD_ROUTE, reply.status, started);
+    countRequest(metrics, 'POST', UPLOAD_ROUTE, reply.status, started);
+  });
   return server;
 }

@@ -40,6 +40,8 @@ export function rawPost(
       port,
       path,
       method: 'POST',
+      // A connection of its own: a body shorter than its declared length must not carry the next request.
+      agent: false,
       headers: {
         'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
         ...(contentLength === undefined ? {} : { 'Content-Length': String(contentLength) }),

@@ -7,6 +7,7 @@ import knexFactory from 'knex';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config';
 import { createDb } from '../../src/db/knex';
+import type { LingerBounds } from '../../src/http/linger';
 import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
 import { createServices, type ServiceOptions, type Services } from '../../src/services';
@@ -34,6 +35,8 @@ export interface TestAppOptions extends ServiceOptions {
   sameStoreAs?: TestApp;
   /** Start the push worker's timer loop, as the server does. Off by default: tests call drainPushes(). */
   startWorker?: boolean;
+  /** How much of a body answered early the server still reads (see src/http/linger.ts). */
+  linger?: LingerBounds;
 }
 
 function walk(dir: string, root = dir): string[] {
@@ -126,7 +129,7 @@ export async function startTestApp(
   const services = createServices(config, db, logger, { now: options.now, random: options.random });
   await services.limiters.ready();
   if (options.startWorker) services.outbox.start();
-  const server = createHttpServer(services);
+  const server = createHttpServer(services, { linger: options.linger });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {

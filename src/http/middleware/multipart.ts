@@ -20,48 +20,20 @@ export interface ReadUpload {
   upload: ReceivedUpload | undefined;
 }
 
-/** How much of a refused body is read and dropped so that the client, still sending, reads the answer. */
-const DRAIN_BYTES = 1024 * 1024;
-const DRAIN_MS = 5_000;
-
-/**
- * Reads and drops the rest of a refused request's body, as nginx's lingering close does, up to DRAIN_BYTES or
- * DRAIN_MS. Resolves true once the body has ended (the connection can serve the next request), false when
- * the bound was hit (the answer then closes the connection) or the request is gone.
- */
-function drained(req: IncomingMessage): Promise<boolean> {
-  if (req.readableEnded) return Promise.resolve(true);
-  if (req.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    let dropped = 0;
-    const done = (ended: boolean) => {
-      clearTimeout(timer);
-      req.off('data', count).off('end', onEnd).off('close', onGone).off('error', onGone);
-      if (!ended) req.pause();
-      resolve(ended);
-    };
-    const count = (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > DRAIN_BYTES) done(false);
-    };
-    const onEnd = () => done(true);
-    const onGone = () => done(false);
-    const timer = setTimeout(onGone, DRAIN_MS);
-    req.on('data', count).once('end', onEnd).once('close', onGone).once('error', onGone);
-    req.resume();
-  });
-}
-
 /** A part's name is there and short: busboy does not apply fieldNameSize to multipart bodies. */
 const nameOk = (name: string | undefined) => name !== undefined && name.length <= LIMITS.fieldNameSize;
 const badName = () =>
   errors.invalidRequest(`body: every part needs a name of at most ${LIMITS.fieldNameSize} characters`);
 
-/** err, answered with `Connection: close` when it is ours (the body was not read to its end). */
-function closing(err: unknown): unknown {
-  return err instanceof AppError
-    ? new AppError(err.status, err.code, err.message, { ...err.headers, Connection: 'close' })
-    : err;
+/**
+ * The refusal an upload has earned by its declared Content-Length alone (null when the length is not
+ * declared, or within the limit): answered before a byte of the body is read, and before `100 Continue`
+ * to a client that waits for it.
+ */
+export function declaredTooLarge(req: IncomingMessage, maxBytes: number): AppError | null {
+  return Number(req.headers['content-length']) > maxBytes + MULTIPART_OVERHEAD
+    ? errors.payloadTooLarge(maxBytes)
+    : null;
 }
 
 /**
@@ -69,15 +41,13 @@ function closing(err: unknown): unknown {
  * and strips it on the way) to a temporary file, and refused as soon as it passes MAX_UPLOAD_BYTES. It works
  * on a bare node:http request: the Koa route (receiveUpload below) and the send lane (../send-lane.ts) share
  * it. busboy parses; the limits, and what each breach is answered, are ours:
- * - a declared Content-Length over the limit: 413 before a byte of the body is read (and the connection
- *   closed, since the body stays unread);
+ * - a declared Content-Length over the limit: 413 before a byte of the body is read;
  * - a photo over the limit while it streams in (chunked uploads): 413;
  * - a file in another field, a second file, a repeated, over-long or over-numerous field: 422;
  * - a body that is not well-formed multipart, or that ends early: 400 malformed_multipart.
- * read() throws with nothing left on disk, once the rest of the body has been read (so that the client,
- * still sending, gets the answer rather than a reset), or DRAIN_BYTES of it or DRAIN_MS have passed (then the
- * answer closes the connection); after a read, discard() removes the temporary file unless the photo was
- * moved into the blob store.
+ * read() throws as soon as it knows, with nothing left on disk; the rest of the body is read and dropped
+ * after the answer (../linger.ts), so that a client still sending reads it rather than a reset. After a
+ * read, discard() removes the temporary file unless the photo was moved into the blob store.
  */
 export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempFiles' | 'config' | 'media'>) {
   const maxBytes = config.maxUploadBytes;
@@ -94,10 +64,8 @@ export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempF
       // Gone while the request waited for its checks (an abort with the body already buffered): its 'close'
       // has fired, and nothing more will come.
       if (req.destroyed || req.readableAborted) return Promise.reject(errors.malformedMultipart());
-      if (Number(req.headers['content-length']) > maxBytes + MULTIPART_OVERHEAD) {
-        // Refused without reading a byte of the body; the connection cannot be reused after that.
-        return Promise.reject(errors.payloadTooLarge(maxBytes, { Connection: 'close' }));
-      }
+      const tooLarge = declaredTooLarge(req, maxBytes);
+      if (tooLarge) return Promise.reject(tooLarge);
       let parser: busboy.Busboy;
       try {
         parser = busboy({ headers: req.headers, limits });
@@ -110,17 +78,19 @@ export function uploadReader({ tempFiles, config, media }: Pick<Services, 'tempF
         let written: Promise<ReceivedUpload> | null = null;
         let settled = false;
 
-        /** The first problem ends the read: stop parsing, let the body drain, remove what was written. */
+        /** The first problem ends the read: stop parsing, remove what was written, then answer. */
         const fail = (err: unknown) => {
           if (settled) return;
           settled = true;
           req.unpipe(parser);
+          // The rest of the body is dropped as it comes (node leaves a request it has seen read alone).
+          req.resume();
           parser.removeAllListeners().on('error', noop);
           file?.destroy(); // the write ends (refused) rather than waiting for bytes that will not come
           const removed = written
             ?.then((upload) => fs.promises.rm(upload.tempPath, { force: true }))
             .catch(noop); // a failed write removed its own file; a failed removal is left to the sweeper
-          Promise.all([drained(req), removed]).then(([ended]) => reject(ended ? err : closing(err)));
+          void Promise.resolve(removed).then(() => reject(err));
         };
         const tooLong = (name: string) => fail(errors.invalidRequest(`${name}: too long`));
         const oneFile = (name: string) =>
