@@ -271,6 +271,33 @@ export function requestsFor(o: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
     },
   );
 
+  /**
+   * A body drawn from its schema, from the document's example with one field drawn anew, or with fields
+   * that links gave values for (a registered receiver_uid) taking those values.
+   */
+  const bodyObject = (schema: Json, example: unknown) => {
+    const properties = Object.keys((schema.properties ?? {}) as object);
+    const drawn = fc.oneof(
+      validObject(schema),
+      ...(example && typeof example === 'object'
+        ? [
+            fc
+              .tuple(fc.constantFrom(...properties), validObject(schema))
+              .map(([key, obj]) => ({ ...(example as Json), ...(key in obj ? { [key]: obj[key] } : {}) })),
+          ]
+        : []),
+    );
+    return fc.tuple(drawn, fc.nat(), fc.boolean()).map(([obj, n, useLinked]) => {
+      if (!useLinked) return obj;
+      const out: Record<string, unknown> = { ...obj };
+      for (const key of properties) {
+        const values = ctx.linked.get(`${o.id}.${key}`) ?? [];
+        if (values.length) out[key] = values[n % values.length];
+      }
+      return out;
+    });
+  };
+
   const content = o.requestBody?.content ?? {};
   const [mediaType, media] = Object.entries(content)[0] ?? [];
   type Body = { body?: Buffer; type?: string; valid: boolean; why: string };
@@ -278,7 +305,7 @@ export function requestsFor(o: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
   if (mediaType === 'application/json') {
     const schema = media.schema;
     const json = fc.oneof(
-      { weight: 4, arbitrary: validObject(schema) },
+      { weight: 4, arbitrary: bodyObject(schema, media.example) },
       {
         weight: 3,
         arbitrary: fc
@@ -349,7 +376,7 @@ export function requestsFor(o: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
   } else if (mediaType === 'multipart/form-data') {
     const schema = media.schema;
     const fieldsArb = fc.oneof(
-      { weight: 4, arbitrary: validObject(schema) },
+      { weight: 4, arbitrary: bodyObject(schema, media.example) },
       {
         weight: 3,
         arbitrary: fc
@@ -389,15 +416,14 @@ export function requestsFor(o: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
             const textFields = Object.entries(fields)
               .filter(([k]) => k !== 'img_file')
               .map(([k, v]) => [k, asText(v)] as [string, string]);
-            return { fields, textFields, hasFile, filename };
+            return { textFields, hasFile, filename };
           })
-          .chain(({ fields, textFields, hasFile, filename }) =>
+          .chain(({ textFields, hasFile, filename }) =>
             (hasFile ? file : fc.constant(undefined)).map((bytes) => {
               const read: Record<string, unknown> = Object.fromEntries(textFields);
               if (bytes) read.img_file = '<binary>';
-              // A field the server reads as text is valid only as the text it is (a number becomes "1").
-              const valid =
-                conforms(schema, read) && !(fields.img_file !== undefined && fields.img_file !== '<binary>');
+              // img_file, whatever value was drawn for it, is sent as the file part: valid binary.
+              const valid = conforms(schema, read);
               return {
                 body: multipart(textFields, bytes && { bytes, filename }),
                 type: `multipart/form-data; boundary=${BOUNDARY}`,
