@@ -182,6 +182,8 @@ function invalidValue(schema: Json): fc.Arbitrary<unknown> {
 const partValue = (schema: Json) =>
   fc.oneof({ weight: 3, arbitrary: validValue(schema) }, { weight: 2, arbitrary: invalidValue(schema) });
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /** Text a header can carry (Node's client refuses the rest). */
 const headerSafe = (s: string) => s.replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');
 
@@ -478,6 +480,8 @@ export function requestsFor(o: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
       if (p.in === 'header') text = headerSafe(text);
       // An empty segment would be another path (another route): a blank one stays on this one.
       if (p.in === 'path' && text === '') text = ' ';
+      // A URL carries UTF-8: a lone surrogate reaches the server as U+FFFD.
+      if (p.in !== 'header') text = text.replace(LONE_SURROGATE, '\ufffd');
       if (!conforms(p.schema, deserialize(p.schema, text))) fail(`${p.in} ${p.name}=${text.slice(0, 60)}`);
       if (p.in === 'path') {
         path = path.replace(`{${p.name}}`, encodeURIComponent(text));
