@@ -65,6 +65,10 @@ export const errors = {
   missingFile: () =>
     new AppError(422, 'missing_file', 'Attach the photo as the multipart file field img_file.'),
   notFound: () => new AppError(404, 'not_found', 'There is no such route.'),
+  /** Node's HTTP parser refused the request (src/http/server.ts): before any route. */
+  headersTooLarge: () => new AppError(431, 'headers_too_large', 'The request headers are larger than 16 KB.'),
+  badHttp: () => new AppError(400, 'bad_request', 'The request is not well-formed HTTP.'),
+  requestTimeout: () => new AppError(408, 'request_timeout', 'The request headers did not arrive in time.'),
   methodNotAllowed: (allow: string) =>
     new AppError(405, 'method_not_allowed', `This route accepts only ${allow}.`, { Allow: allow }),
 };

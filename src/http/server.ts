@@ -1,4 +1,7 @@
+import crypto from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errors } from '../errors';
 import { requestLogger } from '../logger';
 import type { Services } from '../services';
 import { requestListener } from './app';
@@ -19,6 +22,33 @@ export interface HttpServerOptions {
 }
 
 /**
+ * Node answers a request its parser refuses (headers over --max-http-header-size, a malformed request line
+ * or header, headers not complete within requestTimeout) with an empty 400, 431 or 408; this answers it
+ * the same way with the error body every other 4xx has.
+ */
+function answerParseError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? errors.headersTooLarge()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? errors.requestTimeout()
+        : errors.badHttp();
+  const body = JSON.stringify({ error: e.code, message: e.message });
+  socket.end(
+    `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${crypto.randomUUID()}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+/**
  * The node:http server that serves the app: the request listener (lanes in front of Koa) and the
  * connection-level rules: a body answered before it has all arrived is read for a bounded time
  * (./linger.ts), and an upload that waits for `100 Continue` with a declared length over the limit is
@@ -34,6 +64,7 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
     listener(req, res);
   });
   server.timeout = IDLE_TIMEOUT_MS;
+  server.on('clientError', answerParseError);
 
   server.on('checkContinue', (req, res) => {
     const isUpload = req.method === 'POST' && req.url?.split('?', 1)[0] === UPLOAD_ROUTE;

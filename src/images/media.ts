@@ -28,7 +28,7 @@ const LOADERS = ['Jpeg', 'Png', 'Webp', 'Nsgif', 'Heif'].flatMap((f) => [
 const PREVIEW_SIDE = 32;
 
 /** blurhash's base83 digits, in order. */
-const BASE83 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~';
+export const BASE83 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~';
 /** The longest blurhash there is: 9 × 9 components. */
 export const MAX_BLURHASH_LENGTH = 4 + 2 * 9 * 9;
 

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { encode as encodeBlurhash, isBlurhashValid } from 'blurhash';
 import sharp from 'sharp';
 import type { MockPushProvider } from '../../src/push/mock-push-provider';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { TEST_DATABASE_URL, startTestApp, type TestApp } from '../support/test-app';
 import { buildUser, sendPhoto, type TestUser } from '../support/factories';
 import { makeImage } from '../support/images';
 import { CAMERA_MAKE, CAMERA_SERIAL, XMP_MARKER, cameraPhoto, pixelsOf } from '../support/camera-images';
@@ -148,6 +148,45 @@ describe('images: safe, private and previewed', () => {
         (m: { message_id: number }) => m.message_id === sent.body.message_id,
       );
       expect(listed.blurhash).to.equal(appsHash);
+    });
+
+    it('takes the longest blurhash there is (9 × 9 components, 166 characters) on every database', async () => {
+      const { t, alice, bob } = ctx;
+      const photo = await makeImage('jpeg', 32, 24);
+      const pixels = new Uint8ClampedArray(16 * 16 * 4).map((_, i) => (i * 37) & 0xff);
+      const longest = encodeBlurhash(pixels, 16, 16, 9, 9);
+      expect(longest).to.have.length(166);
+      const sent = (await sendPhoto(t.api, alice, bob, photo, { blurhash: longest })) as Sent;
+      expect(sent.status, JSON.stringify(sent.body)).to.equal(201);
+      const list = await t.api.get('/v1/messages').set(bob.headers);
+      const listed = list.body.messages.find(
+        (m: { message_id: number }) => m.message_id === sent.body.message_id,
+      );
+      expect(listed.blurhash).to.equal(longest);
+    });
+
+    it('undoes the wider blurhash column, dropping the previews that no longer fit, and redoes it', async () => {
+      const { t, alice, bob } = ctx;
+      const photo = await makeImage('jpeg', 32, 24);
+      const pixels = new Uint8ClampedArray(16 * 16 * 4).map((_, i) => (i * 53) & 0xff);
+      const longest = encodeBlurhash(pixels, 16, 16, 9, 9);
+      const short = encodeBlurhash(pixels, 16, 16, 4, 3);
+      const sent = await Promise.all(
+        [longest, short].map(
+          async (blurhash) => (await sendPhoto(t.api, alice, bob, photo, { blurhash })).body,
+        ),
+      );
+      const { db } = t.services;
+      const name = '20261201000200_widen_messages_blurhash';
+      expect((await db.migrate.down({ name }))[1]).to.deep.equal([name]);
+      const stored = (id: number) => db('messages').where({ id }).first('blurhash');
+      expect(await stored(sent[0].message_id)).to.deep.equal({
+        blurhash: TEST_DATABASE_URL ? null : longest,
+      });
+      expect(await stored(sent[1].message_id)).to.deep.equal({ blurhash: short });
+      expect((await db.migrate.up({ name }))[1]).to.deep.equal([name]);
+      const again = await sendPhoto(t.api, alice, bob, photo, { blurhash: longest });
+      expect(again.status).to.equal(201);
     });
 
     it('refuses a blurhash field that is not one, storing nothing', async () => {

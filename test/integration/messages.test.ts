@@ -310,6 +310,15 @@ describe('messages: send, list, download, delete', () => {
       expect(res.status).to.equal(422);
       await expectStorageConsistent();
     });
+
+    it('refuses a client_msg_id with a control character (PostgreSQL cannot store a NUL)', async () => {
+      for (const clientMsgId of ['x\u0000y', 'x\ty']) {
+        const res = await sendPhoto(t.api, alice, bob, jpeg, { client_msg_id: clientMsgId });
+        expect(res.status, JSON.stringify(res.body)).to.equal(422);
+        expect(res.body.message).to.match(/^client_msg_id: /);
+      }
+      await expectStorageConsistent();
+    });
   });
 
   describe('isolation between users', () => {

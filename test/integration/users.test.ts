@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { buildUser, nextPhone } from '../support/factories';
@@ -130,6 +131,7 @@ describe('users: register, authenticate, profile', () => {
         { cid: 'c', region_num: '86', nickname: 'a\u0000b' },
         'nickname',
       ],
+      ['a cid with a NUL', { cid: 'a\u0000b', region_num: '86', nickname: 'N' }, 'cid'],
       ['a cid of the wrong type', { cid: 42, region_num: '86', nickname: 'N' }, 'cid'],
       [
         'an object as phone_num',
@@ -279,7 +281,7 @@ describe('users: register, authenticate, profile', () => {
 
     it('PUT /v1/me/cid refuses an empty or missing cid and keeps the old one', async () => {
       const u = await buildUser(t.api);
-      for (const body of [{ cid: '' }, {}, { cid: ['x'] }]) {
+      for (const body of [{ cid: '' }, {}, { cid: ['x'] }, { cid: 'a\u0000b' }, { cid: 'a\nb' }]) {
         const res = await t.api.put('/v1/me/cid').set(u.headers).send(body);
         expect(res.status).to.equal(422);
       }
@@ -316,6 +318,28 @@ describe('users: register, authenticate, profile', () => {
       const res = await t.api.get('/healthz');
       expect(res.status).to.equal(200);
       expect(res.body).to.deep.equal({ status: 'ok' });
+    });
+
+    it('answers what the HTTP parser refuses (headers over 16 KB, a malformed request) with the JSON error body', async () => {
+      const rawAnswer = (request: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = net.connect(t.port, '127.0.0.1', () => socket.end(request));
+          const chunks: Buffer[] = [];
+          socket.on('data', (c: Buffer) => chunks.push(c));
+          socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+          socket.on('error', reject);
+        });
+      for (const [request, status, code] of [
+        [`GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Ukey: ${'u'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+        ['GET /v1/me HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n', 400, 'bad_request'],
+      ] as const) {
+        const answer = await rawAnswer(request);
+        const [head, body] = answer.split('\r\n\r\n');
+        expect(head.split('\r\n')[0]).to.match(new RegExp(`^HTTP/1.1 ${status} `));
+        expect(head).to.match(/\r\nContent-Type: application\/json; charset=utf-8\r\n/);
+        expect(head).to.match(/\r\nX-Request-Id: [0-9a-f-]{36}\r\n/);
+        expect(JSON.parse(body)).to.have.keys('error', 'message').and.include({ error: code });
+      }
     });
 
     it('answers unknown routes with a JSON 404 and wrong methods with a JSON 405', async () => {

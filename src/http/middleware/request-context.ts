@@ -3,7 +3,8 @@ import crypto from 'node:crypto';
 import { requestLogger, type Logger } from '../../logger';
 import type { AppMiddleware } from '../context';
 
-const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** The X-Request-Id a client may choose; any other is replaced. */
+export const CLIENT_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Ids given to requests before they reached Koa (the download lane), which Koa keeps if it answers them. */
 const givenIds = new WeakMap<http.IncomingMessage, string>();

@@ -1,5 +1,4 @@
 import type Router from '@koa/router';
-import { MAX_ROW_ID } from '../../db/ids';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
@@ -8,7 +7,7 @@ import { jsonBody } from '../middleware/json-body';
 import { byIp, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
 import { presentOwnProfile, presentPublicUser } from '../presenters';
-import { CidBody, RegisterBody } from '../schemas';
+import { CidBody, RegisterBody, UidParam } from '../schemas';
 
 /** Adds these routes to the app's router. */
 export function userRoutes(router: Router<AppState>, services: Services): void {
@@ -37,9 +36,9 @@ export function userRoutes(router: Router<AppState>, services: Services): void {
   });
 
   router.get('/v1/users/:uid', auth, async (ctx) => {
-    const uid = /^[1-9]\d{0,15}$/.test(ctx.params.uid) ? Number(ctx.params.uid) : NaN;
-    // Past the largest row id no user can exist: the same 404, on every database.
-    const user = uid <= MAX_ROW_ID ? await services.users.findById(uid) : undefined;
+    // Anything but a row id (past the largest, no user can exist) is the same 404, on every database.
+    const uid = UidParam.safeParse(ctx.params.uid);
+    const user = uid.success ? await services.users.findById(uid.data) : undefined;
     if (!user) throw errors.userNotFound();
     ctx.body = presentPublicUser(user);
   });
