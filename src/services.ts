@@ -113,7 +113,7 @@ export function createServices(
     db,
     logger,
     metrics,
-    limiters: createLimiters(config, db, logger),
+    limiters: createLimiters(config, db, logger, metrics),
     users,
     blobs,
     tempFiles,

@@ -28,6 +28,12 @@ export function createMetrics(db: Db) {
       help: 'Bytes of photos accepted and stored',
       registers: [registry],
     }),
+    rateLimitStoreErrors: new Counter({
+      name: 'pushpic_rate_limit_store_errors_total',
+      help: 'Requests counted in this instance alone because the shared rate-limit store failed',
+      labelNames: ['limiter'] as const,
+      registers: [registry],
+    }),
     pushOutcomes: new Counter({
       name: 'pushpic_push_outcomes_total',
       help: 'Push attempts by provider and result (sent, retry, invalid_target, failed)',

@@ -18,9 +18,17 @@ export function healthRoutes(router: Router<AppState>, services: Services): void
     }
   });
 
-  /** Readiness: the database answers and the blob store takes writes. */
+  /**
+   * Readiness: the database answers and the blob store takes writes. Rate limits counted alone because
+   * their shared store fails are `degraded`: the instance still serves (200), but a limit holds per instance.
+   */
   router.get('/readyz', async (ctx) => {
-    const checks: Record<string, 'ok' | 'failing'> = { database: 'ok', blob_store: 'ok' };
+    const limits = services.limiters.health();
+    const checks: Record<string, 'ok' | 'failing' | 'degraded'> = {
+      database: 'ok',
+      blob_store: 'ok',
+      rate_limits: limits.state,
+    };
     await services.db.raw('select 1').catch((err) => {
       checks.database = 'failing';
       ctx.state.log.warn({ event: 'ready.db_down', err }, 'database does not answer');
@@ -29,10 +37,10 @@ export function healthRoutes(router: Router<AppState>, services: Services): void
       checks.blob_store = 'failing';
       ctx.state.log.warn({ event: 'ready.blob_store_down', err }, 'blob store does not take writes');
     });
-    const ready = Object.values(checks).every((c) => c === 'ok');
+    const ready = checks.database === 'ok' && checks.blob_store === 'ok';
     ctx.status = ready ? 200 : 503;
     ctx.body = ready
-      ? { status: 'ready', checks }
+      ? { status: limits.state === 'ok' ? 'ready' : 'degraded', checks }
       : { error: 'not_ready', message: 'A dependency is failing.', checks };
   });
 
