@@ -7,7 +7,16 @@ import type { MessagePayload } from '../push/push-provider';
 import { CLIENT_REQUEST_ID } from './middleware/request-context';
 import type { presentOwnProfile, presentPublicUser } from './presenters';
 import type { sendPhoto } from './routes/messages';
-import { BLURHASH, CidBody, listQuery, MessageKeyParam, RegisterBody, SendFields, UidParam } from './schemas';
+import {
+  BLURHASH,
+  CidBody,
+  listQuery,
+  MAX_CID,
+  MessageKeyParam,
+  RegisterBody,
+  SendFields,
+  UidParam,
+} from './schemas';
 
 /**
  * The API reference served at /openapi.json, for client generators and fuzzers. Request schemas come from
@@ -69,7 +78,7 @@ const responseSchemas = {
   }),
   Profile: z.object({
     uid: Uid,
-    cid: z.string().min(1).max(128),
+    cid: z.string().min(1).max(MAX_CID),
     region_num: RegionNum,
     phone_hash: Hex64.describe(
       'Lowercase hex SHA-256 of the phone number in E.164 (never the number itself)',

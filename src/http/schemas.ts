@@ -21,6 +21,9 @@ const noControl = (s: string) => !hasControl.test(s);
  * varchar count them), none a control character. The documented pattern is the same rule on the text as
  * sent: surrounding whitespace, then text that starts and ends with neither whitespace nor a control.
  */
+/** The longest push token taken (users.cid holds 4096): providers do not promise a length. */
+export const MAX_CID = 4096;
+
 const text = (max: number) =>
   z
     .string()
@@ -46,7 +49,9 @@ const digitsOrText = (max: number, form: { pattern: string; maximum?: number }) 
 
 export const RegisterBody = z
   .object({
-    cid: text(128).describe('Push client id the push SDK gave the app; surrounding whitespace is trimmed'),
+    cid: text(MAX_CID).describe(
+      'Push client id the push SDK gave the app (a GeTui cid, an FCM registration token); trimmed',
+    ),
     region_num: digitsOrText(8, {
       // Checked by the phone number's parser (422 invalid_phone_number), after the schema.
       pattern: '^\\s*(?:\\+?[0-9]{1,3}|[A-Za-z]{2})\\s*$',
@@ -83,7 +88,7 @@ const withAuthFields = <T extends z.ZodRawShape>(shape: T) =>
     .strict();
 
 export const CidBody = withAuthFields({
-  cid: text(128).describe('The new push client id; surrounding whitespace is trimmed'),
+  cid: text(MAX_CID).describe('The new push client id; surrounding whitespace is trimmed'),
 });
 
 const id = z

@@ -123,7 +123,7 @@ describe('users: register, authenticate, profile', () => {
 
     for (const [label, body, field] of [
       ['a missing cid', { region_num: '86', nickname: 'N' }, 'cid'],
-      ['a cid over 128 characters', { cid: 'x'.repeat(129), region_num: '86', nickname: 'N' }, 'cid'],
+      ['a cid over 4096 characters', { cid: 'x'.repeat(4097), region_num: '86', nickname: 'N' }, 'cid'],
       ['a blank nickname', { cid: 'c', region_num: '86', nickname: '   ' }, 'nickname'],
       ['a 65-character nickname', { cid: 'c', region_num: '86', nickname: 'é'.repeat(65) }, 'nickname'],
       [
@@ -149,6 +149,26 @@ describe('users: register, authenticate, profile', () => {
         expect(await userCount()).to.equal(before);
       });
     }
+
+    it('registers an FCM registration token as cid (about 160 characters; providers promise no length)', async () => {
+      // The shape of a real FCM token: an instance id, a colon, then APA91b and base64url.
+      const token = `dXk2Y3J1T0VjR0E6APA91b${'F7x-Qm_3kLr9vZ'.repeat(10)}`.slice(0, 163);
+      const phone = nextPhone();
+      const res = await register({ cid: token, region_num: '86', phone_num: phone, nickname: 'F' });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      const me = await t.api
+        .get('/v1/me')
+        .set('X-Phone-Hash', sha256(`+86${phone}`))
+        .set('X-Ukey', res.body.ukey);
+      expect(me.body.cid).to.equal(token);
+      const longest = 'y'.repeat(4096);
+      const put = await t.api
+        .put('/v1/me/cid')
+        .set('X-Phone-Hash', sha256(`+86${phone}`))
+        .set('X-Ukey', res.body.ukey)
+        .send({ cid: longest });
+      expect(put.status).to.equal(204);
+    });
 
     it('accepts a 64-character nickname of emoji', async () => {
       const res = await register({
