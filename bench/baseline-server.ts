@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pipeline } from 'node:stream';
 import busboy from 'busboy';
 
@@ -81,8 +82,17 @@ async function downloadWhole(name: string, res: http.ServerResponse) {
   res.end(bytes);
 }
 
+// The event-loop delay since the last GET /eventloop, as pushpic reports it in /metrics (prom-client's
+// monitorEventLoopDelay at 10 ms resolution, reset on each reading).
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+
 const server = http.createServer((req, res) => {
   if (req.method === 'POST' && req.url === '/upload') return upload(req, res);
+  if (req.method === 'GET' && req.url === '/eventloop') {
+    answer(res, 200, { p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 });
+    return delay.reset();
+  }
   if (req.method === 'GET' && req.url?.startsWith('/files/')) return void download(req.url.slice(7), res);
   if (req.method === 'GET' && req.url?.startsWith('/whole/'))
     return void downloadWhole(req.url.slice(7), res);

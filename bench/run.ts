@@ -24,6 +24,7 @@ import path from 'node:path';
 import { encode as encodeBlurhash } from 'blurhash';
 import sharp from 'sharp';
 import { request } from 'undici';
+import { baselineEventLoop, pushpicEventLoop, runBurst, type BurstResult } from './burst';
 import { benchPhoto } from './fixtures';
 import {
   MULTIPART_TYPE,
@@ -41,8 +42,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONCURRENCY = [1, 8, 32];
 const CLIENTS = Math.max(...CONCURRENCY);
-/** BENCH_ONLY=send,download,trip,examine runs only those parts (while working on one of them). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'send,download,trip,examine').split(','));
+/** BENCH_ONLY=send,burst,download,trip,examine runs only those parts (while working on one of them). */
+const PARTS = ['send', 'burst', 'download', 'trip', 'examine'];
+const ONLY = new Set((process.env.BENCH_ONLY ?? PARTS.join(',')).split(','));
+/** Phones connecting at once in a burst (BENCH_BURST_CLIENTS), and bursts per server. */
+const BURST_CLIENTS = Number(process.env.BENCH_BURST_CLIENTS ?? 500);
+const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 3);
 
 interface Server {
   name: string;
@@ -362,6 +367,54 @@ async function main() {
       await run('send', sendRows, ROUNDS, SECONDS);
     }
 
+    const bursts: Record<string, BurstResult[]> = {};
+    if (ONLY.has('burst')) {
+      process.stderr.write(`bursts of ${BURST_CLIENTS} phones\n`);
+      const phones = await Promise.all(
+        Array.from({ length: BURST_CLIENTS }, (_, i) => register(main.origin, 1000 + i)),
+      );
+      const ourBody = (i: number) =>
+        multipart(
+          { receiver_uid: String(main.users.receivers[i % CLIENTS].uid), blurhash: appsBlurhash },
+          photo,
+        );
+      const ourBodies = phones.map((_, i) => ourBody(i));
+      const burstRows = [
+        {
+          name: 'busboy baseline',
+          origin: baseline.origin,
+          dir: baselineDir,
+          request: () => ({
+            path: '/upload',
+            headers: { 'content-type': MULTIPART_TYPE },
+            body: baselineBody,
+          }),
+          eventLoop: () => baselineEventLoop(baseline.origin),
+        },
+        {
+          name: `pushpic ${APP_BLURHASH}`,
+          origin: main.origin,
+          dir: main.dir,
+          request: (i: number) => ({
+            path: '/v1/messages',
+            headers: { ...phones[i].headers, 'content-type': MULTIPART_TYPE },
+            body: ourBodies[i],
+          }),
+          eventLoop: () => pushpicEventLoop(main.origin),
+        },
+      ];
+      for (let r = 0; r < BURST_ROUNDS; r++)
+        for (const row of burstRows) {
+          const result = await runBurst(row.origin, BURST_CLIENTS, row.request, row.eventLoop);
+          await dropStoredFiles(row.dir);
+          (bursts[row.name] ??= []).push(result);
+          process.stderr.write(
+            `  burst ${row.name}: first send p99 ${result.firstSendP99Ms.toFixed(0)} ms, accept queue ${result.acceptQueueMax}, ` +
+              `loop p99 ${result.eventLoop?.p99Ms.toFixed(0)} ms (${result.errors} errors)\n`,
+          );
+        }
+    }
+
     // After the send cells, which drop stored files: one stored copy of the photo per client to download.
     const keys: string[] = [];
     for (let c = 0; c < CLIENTS; c++) {
@@ -431,9 +484,10 @@ async function main() {
       process.stderr.write('round trips\n');
       await run('roundTrip', tripRows, ROUNDS, SECONDS);
     }
-    if (!ONLY.has('send') || !ONLY.has('download') || !ONLY.has('trip') || !ONLY.has('examine')) {
+    if (PARTS.some((part) => !ONLY.has(part))) {
+      const burst = summariseBursts(bursts);
       process.stdout.write(
-        `${JSON.stringify({ send: mapCells(results.send), download: mapCells(results.download), roundTrip: mapCells(results.roundTrip) }, null, 1)}\n`,
+        `${JSON.stringify({ send: mapCells(results.send), burst, download: mapCells(results.download), roundTrip: mapCells(results.roundTrip) }, null, 1)}\n`,
       );
       return;
     }
@@ -464,6 +518,7 @@ async function main() {
       machine: { ...info, loadAverageAtEnd: os.loadavg().map((l) => Number(l.toFixed(2))) },
       photoBytes: photo.length,
       send: mapCells(results.send),
+      burst: summariseBursts(bursts),
       download: mapCells(results.download),
       roundTrip: mapCells(results.roundTrip),
       examination,
@@ -499,6 +554,31 @@ async function main() {
     );
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Each burst row's median over its rounds, and every round's numbers. */
+function summariseBursts(bursts: Record<string, BurstResult[]>) {
+  return Object.fromEntries(
+    Object.entries(bursts).map(([name, rounds]) => {
+      const med = (pick: (b: BurstResult) => number) => median(rounds.map(pick));
+      return [
+        name,
+        {
+          clients: rounds[0].clients,
+          errors: rounds.reduce((n, b) => n + b.errors, 0),
+          seconds: med((b) => b.seconds),
+          acceptQueueMax: med((b) => b.acceptQueueMax),
+          firstSendP50Ms: med((b) => b.firstSendP50Ms),
+          firstSendP99Ms: med((b) => b.firstSendP99Ms),
+          firstSendMaxMs: med((b) => b.firstSendMaxMs),
+          over2s: med((b) => b.over2s),
+          eventLoopP99Ms: med((b) => b.eventLoop?.p99Ms ?? NaN),
+          eventLoopMaxMs: med((b) => b.eventLoop?.maxMs ?? NaN),
+          rounds,
+        },
+      ];
+    }),
+  );
 }
 
 function mapCells(byName: Record<string, Record<number, Cell[]>>) {
@@ -543,6 +623,7 @@ type Report = {
   };
   photoBytes: number;
   send: Record<string, Record<string, ReturnType<typeof summarise>>>;
+  burst: ReturnType<typeof summariseBursts>;
   download: Record<string, Record<string, ReturnType<typeof summarise>>>;
   roundTrip: Record<string, Record<string, ReturnType<typeof summarise>>>;
   examination: Record<string, { perSecond: number }>;
@@ -603,6 +684,26 @@ function table(r: Report): string {
       return pad(`[${pct(v.throughput)}, ${pct(v.cpu)}]`, 36);
     }).join('')}`,
   );
+  const bursts = Object.entries(r.burst);
+  if (bursts.length) {
+    out.push(
+      `bursts: ${bursts[0][1].clients} phones connecting at once, one photo each on its own connection (median of rounds)`,
+      `${pad('', 32)}${['accept queue', 'first send p50/p99/max', 'over 2 s', 'event loop p99/max', 'all answered'].map((h) => pad(h, 24)).join('')}`,
+    );
+    for (const [name, b] of bursts)
+      out.push(
+        `${pad(name, 32)}${[
+          `${num(b.acceptQueueMax)}`,
+          `${num(b.firstSendP50Ms)}/${num(b.firstSendP99Ms)}/${num(b.firstSendMaxMs)} ms`,
+          `${num(b.over2s)}`,
+          `${num(b.eventLoopP99Ms)}/${num(b.eventLoopMaxMs)} ms`,
+          `${num(b.seconds, 1)} s${b.errors ? `, ${b.errors} errors` : ''}`,
+        ]
+          .map((v) => pad(v, 24))
+          .join('')}`,
+      );
+    out.push('');
+  }
   for (const [name, byC] of Object.entries(r.roundTrip))
     for (const [c, v] of Object.entries(byC))
       out.push(
