@@ -90,11 +90,19 @@ export class FcmClient implements PushProvider {
   async send(request: PushRequest): Promise<PushOutcome> {
     // Data values must be strings.
     const data = Object.fromEntries(Object.entries(request.payload).map(([k, v]) => [k, String(v)]));
+    // FCM has no idempotency key: a push repeated after a lost answer or a crash is delivered again. One
+    // collapse key per message lets FCM keep only the last copy for an offline phone, and the tag makes
+    // Android replace the notification shown for it rather than add a second one.
     const body = JSON.stringify({
       message: {
         token: request.cid,
         data,
-        android: { priority: 'HIGH', ttl: `${this.o.ttlMs / 1000}s` },
+        android: {
+          priority: 'HIGH',
+          ttl: `${this.o.ttlMs / 1000}s`,
+          collapse_key: request.tag,
+          notification: { title: request.title, body: request.body, tag: request.tag },
+        },
       },
     });
     if (Buffer.byteLength(JSON.stringify(data)) > MAX_PAYLOAD_BYTES) {

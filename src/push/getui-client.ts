@@ -76,7 +76,15 @@ interface SingleBody {
   push_message: { transmission: string };
   push_channel: {
     android: {
-      ups: { notification: { title: string; body: string; click_type: 'payload'; payload: string } };
+      ups: {
+        notification: {
+          title: string;
+          body: string;
+          click_type: 'payload';
+          payload: string;
+          notify_id: number;
+        };
+      };
     };
   };
 }
@@ -171,6 +179,8 @@ export class GetuiClient implements PushProvider {
               body: clip(r.body, MAX_BODY),
               click_type: 'payload',
               payload,
+              // A repeat of this message's push replaces its notification instead of adding one.
+              notify_id: r.notifyId,
             },
           },
         },

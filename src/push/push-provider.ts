@@ -29,6 +29,13 @@ export interface PushRequest {
   /** What a maker channel shows while the app is not running. */
   title: string;
   body: string;
+  /**
+   * The same for every push of one message, so that a repeat replaces rather than adds: FCM's
+   * android.collapse_key and notification tag.
+   */
+  tag: string;
+  /** The same role as an integer in [0, 2147483647]: GeTui's notify_id on maker channels. */
+  notifyId: number;
 }
 
 export type PushOutcome =

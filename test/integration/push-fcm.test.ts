@@ -53,7 +53,7 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
     return t;
   }
 
-  it('sends a data message of string values with HIGH priority and the ttl, to the receiver’s token', async () => {
+  it('sends the payload as string values with HIGH priority, the ttl, and a tag and collapse key of the message', async () => {
     const t = await app({ PUSH_TTL_MS: '3600000' });
     const { alice, bob } = await twoUsers(t);
     const [id] = await sendPhotos(t, alice, bob, 1);
@@ -70,7 +70,14 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
       sender_phone: alice.phoneHash,
       sender_region: '86',
     });
-    expect(push.android).to.deep.equal({ priority: 'HIGH', ttl: '3600s' });
+    // A repeat of this push (FCM has no idempotency key) replaces its notification and, queued for an
+    // offline phone, collapses with it.
+    expect(push.android).to.deep.equal({
+      priority: 'HIGH',
+      ttl: '3600s',
+      collapse_key: `pushpic-${id}`,
+      notification: { title: 'New photo', body: 'Alice sent you a photo', tag: `pushpic-${id}` },
+    });
     expect(await jobOf(t, id)).to.include({ state: 'sent', taskId: push.name, provider: 'fcm' });
     expect(f.tokenCalls).to.equal(1);
 

@@ -68,6 +68,8 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
     expect(push.notification.body).to.include('Alice');
     expect(push.notification.click_type).to.equal('payload');
     expect(JSON.parse(push.notification.payload)).to.deep.equal(push.transmission);
+    // A repeat of this message's push replaces its notification on a maker channel.
+    expect(push.notification.notify_id).to.equal(messageId);
 
     const job = await jobOf(t, messageId);
     expect(push.requestId).to.equal(pushRequestId(messageId, job.jobId));
@@ -134,7 +136,15 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
       blurhash: null,
     };
     const push = (i: number) =>
-      client.send({ requestId: `concurrent-${i}`, cid: `cid-${i}`, payload, title: 't', body: 'b' });
+      client.send({
+        requestId: `concurrent-${i}`,
+        cid: `cid-${i}`,
+        payload,
+        title: 't',
+        body: 'b',
+        tag: `pushpic-${i}`,
+        notifyId: i,
+      });
     const first = await Promise.all([1, 2, 3, 4, 5].map(push));
     expect(first.map((o) => o.kind)).to.deep.equal(Array(5).fill('sent'));
     expect(g.authCalls).to.equal(1);
