@@ -65,6 +65,24 @@ describe('push outbox', () => {
     expect(await t.drainPushes()).to.equal(0);
   });
 
+  it('adds push_jobs.parked_at, and undoes it, with jobs in the table', async () => {
+    const { alice, bob } = await twoUsers(t);
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    const { db } = t.services;
+    await db('push_jobs').where({ message_id: id }).update({ parked_at: 1, provider: 'getui' });
+    const name = '20261122000000_add_parked_at_to_push_jobs';
+    const [, undone] = await db.migrate.down({ name });
+    expect(undone).to.deep.equal([name]);
+    expect(await db.schema.hasColumn('push_jobs', 'parked_at')).to.equal(false);
+    expect(await jobOf(t, id)).to.include({ state: 'pending', parkedAt: null });
+    const [, redone] = await db.migrate.up({ name });
+    expect(redone).to.deep.equal([name]);
+    expect(await jobOf(t, id)).to.include({ parkedAt: null });
+    await db('push_jobs').where({ message_id: id }).update({ parked_at: 1 });
+    expect(await t.services.pushJobs.release('getui', 5)).to.equal(1);
+    expect(await jobOf(t, id)).to.include({ parkedAt: null, dueAt: 5 });
+  });
+
   describe('a job committed while the loop runs', () => {
     // A poll of ten minutes and a window of one: nothing goes out on its own while the test looks.
     const held = { PUSH_POLL_MS: '600000', PUSH_BATCH_WINDOW_MS: '60000' };
