@@ -114,9 +114,10 @@ export class FcmClient implements PushProvider {
       if (answer.status === 401) answer = await this.request(body, await this.tokens.renew(token));
       return this.outcome(answer);
     } catch (err) {
+      // Without an access token no push goes out: FCM is as good as down for us.
       if (err instanceof FcmAuthError)
-        return { kind: 'retry', reason: err.message, retryAfterMs: ONE_MINUTE };
-      return { kind: 'retry', reason: `fcm ${describeNetworkError(err)}` };
+        return { kind: 'retry', reason: err.message, retryAfterMs: ONE_MINUTE, cause: 'outage' };
+      return { kind: 'retry', reason: `fcm ${describeNetworkError(err)}`, cause: 'outage' };
     }
   }
 
@@ -144,9 +145,13 @@ export class FcmClient implements PushProvider {
     const retryAfterMs = parseRetryAfter(answer.retryAfter, this.o.now());
     if (code === 'UNREGISTERED') return { kind: 'invalid_target', reason };
     if (answer.status === 429 || code === 'QUOTA_EXCEEDED') {
-      return { kind: 'retry', reason, retryAfterMs: Math.max(ONE_MINUTE, retryAfterMs ?? 0) };
+      // FCM says the same for the project's quota and for too many messages to one device: back off
+      // this push, not every other device's.
+      return { kind: 'retry', reason, retryAfterMs: Math.max(ONE_MINUTE, retryAfterMs ?? 0), cause: 'job' };
     }
-    if (answer.status >= 500 || answer.status === 401) return { kind: 'retry', reason, retryAfterMs };
+    // UNAVAILABLE, INTERNAL, any 5xx; 401 after a fresh token: no push would go through.
+    if (answer.status >= 500 || answer.status === 401)
+      return { kind: 'retry', reason, retryAfterMs, cause: 'outage' };
     return { kind: 'failed', reason }; // INVALID_ARGUMENT, SENDER_ID_MISMATCH and other refusals
   }
 
