@@ -78,7 +78,8 @@ const schema = z.object({
   PUSH_BATCH_SIZE: int(1).max(200).default(200),
   PUSH_POLL_MS: int(10).default(1000),
   PUSH_BATCH_WINDOW_MS: int(0).max(60_000).default(10),
-  PUSH_LEASE_MS: int(1000).default(60_000),
+  /** Short, renewed every third of it: a dead worker's jobs are taken over within seconds. */
+  PUSH_LEASE_MS: int(1000).default(10_000),
   /** While a provider is down, one probe push tests it this often (or after its Retry-After). */
   PUSH_PROBE_MS: int(100).default(2000),
   PUSH_RETRY_BASE_MS: int(100).default(5000),

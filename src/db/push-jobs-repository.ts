@@ -281,6 +281,29 @@ export function pushJobsRepository(db: Db) {
         .update({ due_at: now, parked_at: null, updated_at: now });
     },
 
+    /** The owners of leases still running at `now` (a claim's or a handed batch's), each once. */
+    async leaseOwners(now: number): Promise<string[]> {
+      const rows = await jobs()
+        .distinct('lease_owner')
+        .where('state', 'sending')
+        .andWhere('due_at', '>', now)
+        .whereNotNull('lease_owner');
+      return rows.map((r) => r.lease_owner as string);
+    },
+
+    /**
+     * Ends at `now` the leases of these owners (workers known to be dead), so the next claim takes their
+     * jobs without waiting for the leases to run out. Returns how many jobs that frees.
+     */
+    endLeases(owners: string[], now: number): Promise<number> {
+      if (!owners.length) return Promise.resolve(0);
+      return jobs()
+        .where('state', 'sending')
+        .whereIn('lease_owner', owners)
+        .andWhere('due_at', '>', now)
+        .update({ due_at: now, updated_at: now });
+    },
+
     /**
      * The jobs of these messages that were written leased to `owner` and are still held by it until at
      * least `heldUntil`, with what their pushes need (read now, as a claim reads them): the outbox's way to

@@ -1,10 +1,9 @@
-import crypto from 'node:crypto';
-import os from 'node:os';
 import type { PushConfig } from '../config';
 import type { ClaimedJob, JobLease, PushJobsRepository } from '../db/push-jobs-repository';
 import type { Logger } from '../logger';
 import type { PushProvider } from '../push/push-provider';
 import { Delivery } from './delivery';
+import { newWorker, ownerGone } from './lease-owner';
 import { ProviderBreaker, type CallMode, type StateChange } from './provider-breaker';
 import { ResultRecorder } from './result-recorder';
 
@@ -30,18 +29,10 @@ export interface PushOutboxDeps {
 }
 
 /**
- * This process's worker: host, pid and a random part. The host is cut to 32 characters so that every lease
- * owner made from it (`<id>:<claim number>`, `<id>:h`) fits push_jobs.lease_owner, 64 characters: a
- * Kubernetes pod name can take 63, and PostgreSQL refuses a longer value (every send would fail).
- */
-export function workerIdOf(hostname: string, pid: number, random: string): string {
-  return `${hostname.slice(0, 32)}:${pid}:${random}`;
-}
-
-/**
  * The durable push outbox. sendMessage writes a job in the message's transaction (insertWithPushJob); the worker
  * claims due jobs for a lease, pushes them and records each outcome as it comes: sent, pending again after a
- * back-off, failed for good, or skipped. A job whose worker died is claimed again when its lease runs out.
+ * back-off, failed for good, or skipped. A job whose worker died is claimed again when its lease runs out, or
+ * at once by a worker that starts on the same host and sees that the holder is no longer running.
  *
  * The provider's circuit breaker (provider-breaker.ts) tells an outage from a job's own failure: while the
  * provider is down, jobs are parked and one probe push at a time tests it; its first answer releases every
@@ -51,11 +42,13 @@ export function workerIdOf(hostname: string, pid: number, random: string): strin
  * loop of start() calls the same drain().
  */
 export class PushOutbox {
-  private readonly workerId = workerIdOf(os.hostname(), process.pid, crypto.randomBytes(4).toString('hex'));
+  private readonly worker = newWorker();
   /** The owner of the jobs written leased to this outbox (lease()), pushed without a claim. */
-  private readonly handOwner = `${this.workerId}:h`;
+  private readonly handOwner = `${this.worker.id}:h`;
   private readonly breaker: ProviderBreaker;
   private readonly delivery: Delivery;
+  /** The leases of dead workers on this host were looked for (once, before the first claim). */
+  private tookOver = false;
   /** Message ids of the jobs handed over in memory (hand()) and not yet taken by a batch. */
   private handed: number[] = [];
   /** When the last claim ran (now()): one runs at least every pollMs, handed jobs or not. */
@@ -250,10 +243,11 @@ export class PushOutbox {
       this.lastClaim = now();
       this.claimedLast = true;
       claim = true;
-      owner = `${this.workerId}:${++this.claims}`;
+      owner = `${this.worker.id}:${++this.claims}`;
       if (mode === 'probe') {
         claimed = await jobs.claimProbe(owner, now(), settings.leaseMs, provider.name);
       } else {
+        await this.takeOverDeadWorkers();
         claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
       }
     }
@@ -301,6 +295,24 @@ export class PushOutbox {
       logger.info(
         { event: 'push.released', provider: provider.name, jobs: released },
         'jobs parked on the provider outage are due again',
+      );
+    }
+  }
+
+  /**
+   * Before the first claim: a worker on this host that is no longer running (this process before a
+   * restart, say) still holds leases; its jobs are taken over at once rather than when the leases end.
+   */
+  private async takeOverDeadWorkers(): Promise<void> {
+    if (this.tookOver) return;
+    const { jobs, now, logger } = this.d;
+    const gone = (await jobs.leaseOwners(now())).filter((owner) => ownerGone(owner, this.worker));
+    const freed = await jobs.endLeases(gone, now());
+    this.tookOver = true;
+    if (freed) {
+      logger.info(
+        { event: 'push.leases_taken_over', owners: gone, jobs: freed },
+        'took over the jobs of a worker on this host that is no longer running',
       );
     }
   }
