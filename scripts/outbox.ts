@@ -28,6 +28,11 @@ export function formatOutboxReport(stats: OutboxStats, now: number, database: st
   for (const [state, n] of Object.entries(stats.byState))
     lines.push(`  ${state.padEnd(8)} ${String(n).padStart(8)}`);
   lines.push('', `due now: ${stats.due}`);
+  const parked = Object.entries(stats.parked);
+  if (parked.length) {
+    const by = parked.map(([provider, n]) => `${n} for ${provider}`).join(', ');
+    lines.push(`parked on a provider outage (due as soon as it answers again): ${by}`);
+  }
   lines.push(
     stats.oldestDue
       ? `oldest due: ${describeJob(stats.oldestDue)}, due since ${iso(stats.oldestDue.dueAt)} (${span(now - stats.oldestDue.dueAt)} ago)`

@@ -78,7 +78,10 @@ const schema = z.object({
   PUSH_BATCH_SIZE: int(1).max(200).default(200),
   PUSH_POLL_MS: int(10).default(1000),
   PUSH_BATCH_WINDOW_MS: int(0).max(60_000).default(10),
-  PUSH_LEASE_MS: int(1000).default(60_000),
+  /** Short, renewed every third of it: a dead worker's jobs are taken over within seconds. */
+  PUSH_LEASE_MS: int(1000).default(10_000),
+  /** While a provider is down, one probe push tests it this often (or after its Retry-After). */
+  PUSH_PROBE_MS: int(100).default(2000),
   PUSH_RETRY_BASE_MS: int(100).default(5000),
   PUSH_RETRY_MAX_MS: int(100).default(1_800_000),
   PUSH_MAX_ATTEMPTS: int(1).default(25),
@@ -176,6 +179,8 @@ export interface PushConfig {
   /** How long the worker waits after a new message for more to claim and send with it. */
   readonly batchWindowMs: number;
   readonly leaseMs: number;
+  /** While the provider is down, how often one push probes it. */
+  readonly probeMs: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly maxAttempts: number;
@@ -303,6 +308,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollMs: c.PUSH_POLL_MS,
       batchWindowMs: c.PUSH_BATCH_WINDOW_MS,
       leaseMs: c.PUSH_LEASE_MS,
+      probeMs: c.PUSH_PROBE_MS,
       retryBaseMs: c.PUSH_RETRY_BASE_MS,
       retryMaxMs: c.PUSH_RETRY_MAX_MS,
       maxAttempts: c.PUSH_MAX_ATTEMPTS,

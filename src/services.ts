@@ -12,6 +12,7 @@ import { sendMessage } from './messages/send-message';
 import { sweeper } from './messages/sweeper';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { instrumented } from './push/instrumented-push-provider';
+import { PROVIDER_STATES } from './outbox/provider-breaker';
 import { PushOutbox } from './outbox/push-outbox';
 import { FcmClient, loadServiceAccount } from './push/fcm-client';
 import { GetuiClient } from './push/getui-client';
@@ -98,6 +99,12 @@ export function createServices(
   const tempFiles = new TempFiles(config.uploadDir);
   const pushProvider = createPushProvider(config, logger, now);
   const pushJobs = pushJobsRepository(db);
+  const providerState = (current: string) => {
+    for (const state of PROVIDER_STATES) {
+      metrics.pushProviderState.set({ provider: pushProvider.name, state }, state === current ? 1 : 0);
+    }
+  };
+  providerState('up');
   const outbox = new PushOutbox({
     jobs: pushJobs,
     provider: instrumented(pushProvider, metrics),
@@ -105,6 +112,7 @@ export function createServices(
     settings: config.push,
     now,
     random: options.random,
+    onProviderState: ({ state }) => providerState(state),
   });
   const ttlMs = config.messageTtlMs;
   const media = createMedia(config.images);

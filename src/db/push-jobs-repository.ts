@@ -5,7 +5,9 @@ import { toMessage, type Message, type MessageRow } from './messages-repository'
 
 /**
  * pending: waits until due_at; sending: claimed, due_at is the end of its lease (then it is due again);
- * sent, failed, skipped: finished.
+ * sent, failed, skipped: finished. A pending job can also be parked (parked_at set): it waits for its
+ * provider to come back from an outage, and is released (due at once) when any worker sees it answer;
+ * its due_at is then only the fallback of its own back-off.
  */
 export type PushJobState = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
 export const PUSH_JOB_STATES: PushJobState[] = ['pending', 'sending', 'sent', 'failed', 'skipped'];
@@ -26,7 +28,17 @@ export interface ClaimedJob {
 /** How an attempt ended, to record. */
 export type JobResult =
   | { jobId: number; state: 'sent'; provider: string; taskId: string | null }
-  | { jobId: number; state: 'pending'; provider: string; dueAt: number; error: string }
+  | {
+      jobId: number;
+      state: 'pending';
+      provider: string;
+      dueAt: number;
+      error: string;
+      /** Put back because the provider is down: released as soon as it answers again. */
+      parked?: boolean;
+      /** Held back without a provider call: the claim's count of the attempt is taken back. */
+      unattempted?: boolean;
+    }
   | { jobId: number; state: 'failed' | 'skipped'; provider: string | null; error: string };
 
 export interface PushJob {
@@ -41,6 +53,8 @@ export interface PushJob {
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
+  /** When it was parked on its provider's outage; null when not parked. */
+  parkedAt: number | null;
 }
 
 interface PushJobRow {
@@ -56,6 +70,7 @@ interface PushJobRow {
   created_at: number | string;
   updated_at: number | string;
   finished_at: number | string | null;
+  parked_at: number | string | null;
 }
 
 function toJob(row: PushJobRow): PushJob {
@@ -71,6 +86,7 @@ function toJob(row: PushJobRow): PushJob {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+    parkedAt: row.parked_at == null ? null : Number(row.parked_at),
   };
 }
 
@@ -78,6 +94,8 @@ export interface OutboxStats {
   byState: Record<PushJobState, number>;
   /** Jobs that could be claimed right now. */
   due: number;
+  /** Pending jobs parked on their provider's outage, by provider. */
+  parked: Record<string, number>;
   oldestDue: PushJob | null;
   nextDue: PushJob | null;
   lastErrors: PushJob[];
@@ -130,6 +148,8 @@ function toClaimed(r: ClaimRow, owner: string): ClaimedJob {
 // The SQLite lane's statements of claim and record (a JSON array binds a list of ids).
 const LANE_DUE = `select id from push_jobs where state in ('pending', 'sending') and due_at <= ?
   order by due_at, id limit ?`;
+const LANE_PARKED = `select id from push_jobs where state = 'pending' and parked_at is not null and provider = ?
+  order by due_at, id limit ?`;
 const LANE_LEASE = `update push_jobs set state = 'sending', due_at = @until, lease_owner = @owner,
   attempts = attempts + 1, updated_at = @now where id in (select value from json_each(@ids))`;
 const LANE_JOINED = `select m.*, ${CLAIM_COLUMNS.join(', ')} from push_jobs j
@@ -138,7 +158,8 @@ const LANE_CLAIMED = `${LANE_JOINED} where j.id in (select value from json_each(
 const LANE_LEASED = `${LANE_JOINED} where j.message_id in (select value from json_each(?))
   and j.state = 'sending' and j.lease_owner = ? and j.due_at >= ? order by j.id`;
 const LANE_RECORD = `update push_jobs set state = @state, due_at = @due_at, lease_owner = null, provider = @provider,
-  task_id = @task_id, last_error = @last_error, updated_at = @updated_at, finished_at = @finished_at
+  task_id = @task_id, last_error = @last_error, updated_at = @updated_at, finished_at = @finished_at,
+  parked_at = @parked_at, attempts = attempts - @unattempted
   where id = @id and state = 'sending' and lease_owner = @owner`;
 const LANE_CID_INVALID =
   'update users set cid_invalid_at = ? where id = ? and cid = ? and cid_invalid_at is null';
@@ -182,42 +203,105 @@ export function pushJobsRepository(db: Db) {
   const canSkipLocked = db.client.config.client === 'pg';
   const clip = (text: string) => (text.length > 500 ? `${text.slice(0, 499)}…` : text);
 
-  return {
-    /** Claims up to `limit` due jobs (pending ones due, and sending ones whose lease ran out) for a lease. */
-    async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
-      const lease = { owner, until: now + leaseMs, now };
-      const lane = sqliteLane(db);
-      if (lane) {
-        const rows = lane.transaction(() => {
-          const ids = JSON.stringify(lane.all<{ id: number }>(LANE_DUE, now, limit).map((r) => r.id));
-          if (ids === '[]') return [];
-          lane.run(LANE_LEASE, { ...lease, ids });
-          return lane.all<ClaimRow>(LANE_CLAIMED, ids);
-        });
-        return rows.map((r) => toClaimed(r, owner));
-      }
-      const rows = await db.transaction(async (trx) => {
-        let due = jobs(trx)
-          .select('id')
-          .whereIn('state', CLAIMABLE)
-          .andWhere('due_at', '<=', now)
-          .orderBy([{ column: 'due_at' }, { column: 'id' }])
-          .limit(limit);
-        if (canSkipLocked) due = due.forUpdate().skipLocked();
-        const ids = (await due).map((r) => r.id);
-        if (!ids.length) return [];
-        await jobs(trx)
-          .whereIn('id', ids)
-          .update({
-            state: 'sending',
-            due_at: lease.until,
-            lease_owner: owner,
-            attempts: trx.raw('attempts + 1'),
-            updated_at: now,
-          });
-        return joined(trx).whereIn('j.id', ids);
+  /**
+   * Leases up to `limit` jobs for `owner`: the due ones (pending ones due, and sending ones whose lease ran
+   * out), or with `parkedOf` the jobs parked on that provider's outage, due or not (the probe's pick).
+   */
+  async function lease(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    parkedOf?: string,
+  ): Promise<ClaimedJob[]> {
+    const held = { owner, until: now + leaseMs, now };
+    const lane = sqliteLane(db);
+    if (lane) {
+      const rows = lane.transaction(() => {
+        const picked =
+          parkedOf === undefined
+            ? lane.all<{ id: number }>(LANE_DUE, now, limit)
+            : lane.all<{ id: number }>(LANE_PARKED, parkedOf, limit);
+        const ids = JSON.stringify(picked.map((r) => r.id));
+        if (ids === '[]') return [];
+        lane.run(LANE_LEASE, { ...held, ids });
+        return lane.all<ClaimRow>(LANE_CLAIMED, ids);
       });
       return rows.map((r) => toClaimed(r, owner));
+    }
+    const rows = await db.transaction(async (trx) => {
+      let due = jobs(trx)
+        .select('id')
+        .orderBy([{ column: 'due_at' }, { column: 'id' }])
+        .limit(limit);
+      due =
+        parkedOf === undefined
+          ? due.whereIn('state', CLAIMABLE).andWhere('due_at', '<=', now)
+          : due.where({ state: 'pending', provider: parkedOf }).whereNotNull('parked_at');
+      if (canSkipLocked) due = due.forUpdate().skipLocked();
+      const ids = (await due).map((r) => r.id);
+      if (!ids.length) return [];
+      await jobs(trx)
+        .whereIn('id', ids)
+        .update({
+          state: 'sending',
+          due_at: held.until,
+          lease_owner: owner,
+          attempts: trx.raw('attempts + 1'),
+          updated_at: now,
+        });
+      return joined(trx).whereIn('j.id', ids);
+    });
+    return rows.map((r) => toClaimed(r, owner));
+  }
+
+  return {
+    /** Claims up to `limit` due jobs (pending ones due, and sending ones whose lease ran out) for a lease. */
+    claim(owner: string, now: number, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
+      return lease(owner, now, leaseMs, limit);
+    },
+
+    /**
+     * One job to probe a provider that is down with: the first due job, else the parked job of that
+     * provider due first (its own back-off may be far off: the probe does not wait for it).
+     */
+    async claimProbe(owner: string, now: number, leaseMs: number, provider: string): Promise<ClaimedJob[]> {
+      const due = await lease(owner, now, leaseMs, 1);
+      return due.length ? due : lease(owner, now, leaseMs, 1, provider);
+    },
+
+    /**
+     * The provider answers again: every job parked on its outage is due now, whichever worker parked it.
+     * Returns how many were released.
+     */
+    release(provider: string, now: number): Promise<number> {
+      return jobs()
+        .where({ state: 'pending', provider })
+        .whereNotNull('parked_at')
+        .update({ due_at: now, parked_at: null, updated_at: now });
+    },
+
+    /** The owners of leases still running at `now` (a claim's or a handed batch's), each once. */
+    async leaseOwners(now: number): Promise<string[]> {
+      const rows = await jobs()
+        .distinct('lease_owner')
+        .where('state', 'sending')
+        .andWhere('due_at', '>', now)
+        .whereNotNull('lease_owner');
+      return rows.map((r) => r.lease_owner as string);
+    },
+
+    /**
+     * Ends at `now` the leases of these owners (workers known to be dead), so the next claim takes their
+     * jobs without waiting for the leases to run out. Returns how many jobs that frees.
+     */
+    endLeases(owners: string[], now: number): Promise<number> {
+      if (!owners.length) return Promise.resolve(0);
+      return jobs()
+        .where('state', 'sending')
+        .whereIn('lease_owner', owners)
+        .andWhere('due_at', '>', now)
+        .update({ due_at: now, updated_at: now });
     },
 
     /**
@@ -264,6 +348,8 @@ export function pushJobsRepository(db: Db) {
         last_error: r.state === 'sent' ? null : clip(r.error),
         updated_at: now,
         finished_at: r.state === 'pending' ? null : now,
+        parked_at: r.state === 'pending' && r.parked ? now : null,
+        unattempted: r.state === 'pending' && r.unattempted ? 1 : 0,
       }));
       const lane = sqliteLane(db);
       if (lane) {
@@ -277,10 +363,10 @@ export function pushJobsRepository(db: Db) {
       }
       return db.transaction(async (trx) => {
         const lost: number[] = [];
-        for (const { id, owner: leaseOwner, ...u } of updates) {
+        for (const { id, owner: leaseOwner, unattempted, ...u } of updates) {
           const changed = await jobs(trx)
             .where({ id, state: 'sending', lease_owner: leaseOwner })
-            .update({ ...u, lease_owner: null });
+            .update({ ...u, lease_owner: null, attempts: trx.raw('attempts - ?', [unattempted]) });
           if (!changed) lost.push(id);
         }
         for (const dead of deadCids) {
@@ -327,9 +413,17 @@ export function pushJobsRepository(db: Db) {
         .whereNotNull('last_error')
         .orderBy('updated_at', 'desc')
         .limit(errorLimit);
+      const parkedRows = await jobs()
+        .select('provider')
+        .count({ n: '*' })
+        .where('state', 'pending')
+        .whereNotNull('parked_at')
+        .groupBy('provider');
+      const parked = Object.fromEntries(parkedRows.map((r) => [String(r.provider), Number(r.n)]));
       return {
         byState,
         due: Number(due),
+        parked,
         oldestDue: oldestDue ? toJob(oldestDue) : null,
         nextDue: nextDue ? toJob(nextDue) : null,
         lastErrors: lastErrors.map(toJob),

@@ -40,6 +40,12 @@ export function createMetrics(db: Db) {
       labelNames: ['provider', 'result'] as const,
       registers: [registry],
     }),
+    pushProviderState: new Gauge({
+      name: 'pushpic_push_provider_state',
+      help: "The push provider's state as this process sees it: 1 for the current one (up, failing, recovering)",
+      labelNames: ['provider', 'state'] as const,
+      registers: [registry],
+    }),
     outboxDepth: new Gauge({
       name: 'pushpic_outbox_jobs',
       help: 'Push jobs in the outbox by state (pending, sending, sent, failed, skipped)',

@@ -1,18 +1,11 @@
-import crypto from 'node:crypto';
-import os from 'node:os';
 import type { PushConfig } from '../config';
-import type {
-  ClaimedJob,
-  DeadCid,
-  JobLease,
-  JobResult,
-  PushJobsRepository,
-} from '../db/push-jobs-repository';
+import type { ClaimedJob, JobLease, PushJobsRepository } from '../db/push-jobs-repository';
 import type { Logger } from '../logger';
-import { mapLimit } from '../push/map-limit';
-import type { PushOutcome, PushProvider, PushRequest } from '../push/push-provider';
-import { retryDelay } from './backoff';
-import { pushRequest } from './push-request';
+import type { PushProvider } from '../push/push-provider';
+import { Delivery } from './delivery';
+import { newWorker, ownerGone } from './lease-owner';
+import { ProviderBreaker, type CallMode, type StateChange } from './provider-breaker';
+import { ResultRecorder } from './result-recorder';
 
 export interface PushOutboxDeps {
   jobs: PushJobsRepository;
@@ -20,36 +13,42 @@ export interface PushOutboxDeps {
   logger: Logger;
   settings: Pick<
     PushConfig,
-    'batchSize' | 'pollMs' | 'batchWindowMs' | 'leaseMs' | 'retryBaseMs' | 'retryMaxMs' | 'maxAttempts'
+    | 'batchSize'
+    | 'pollMs'
+    | 'batchWindowMs'
+    | 'leaseMs'
+    | 'retryBaseMs'
+    | 'retryMaxMs'
+    | 'maxAttempts'
+    | 'probeMs'
   >;
   now: () => number;
   random?: () => number;
+  /** Hears each change of the provider's state (up, failing, recovering), for /metrics. */
+  onProviderState?: (change: StateChange) => void;
 }
-
-/**
- * This process's worker: host, pid and a random part. The host is cut to 32 characters so that every lease
- * owner made from it (`<id>:<claim number>`, `<id>:h`) fits push_jobs.lease_owner, 64 characters: a
- * Kubernetes pod name can take 63, and PostgreSQL refuses a longer value (every send would fail).
- */
-export function workerIdOf(hostname: string, pid: number, random: string): string {
-  return `${hostname.slice(0, 32)}:${pid}:${random}`;
-}
-
-/** Single pushes in flight at once, for providers without a batch call (FCM). */
-const SEND_CONCURRENCY = 8;
 
 /**
  * The durable push outbox. sendMessage writes a job in the message's transaction (insertWithPushJob); the worker
- * claims due jobs for a lease, pushes them and records each outcome: sent, pending again after a back-off,
- * failed for good, or skipped. A job whose worker died is claimed again when its lease runs out.
+ * claims due jobs for a lease, pushes them and records each outcome as it comes: sent, pending again after a
+ * back-off, failed for good, or skipped. A job whose worker died is claimed again when its lease runs out, or
+ * at once by a worker that starts on the same host and sees that the holder is no longer running.
+ *
+ * The provider's circuit breaker (provider-breaker.ts) tells an outage from a job's own failure: while the
+ * provider is down, jobs are parked and one probe push at a time tests it; its first answer releases every
+ * parked job (a database update, so any instance's probe releases every instance's jobs).
  *
  * runOnce() handles one claim and drain() repeats it until nothing is due: tests await them; the timer
  * loop of start() calls the same drain().
  */
 export class PushOutbox {
-  private readonly workerId = workerIdOf(os.hostname(), process.pid, crypto.randomBytes(4).toString('hex'));
+  private readonly worker = newWorker();
   /** The owner of the jobs written leased to this outbox (lease()), pushed without a claim. */
-  private readonly handOwner = `${this.workerId}:h`;
+  private readonly handOwner = `${this.worker.id}:h`;
+  private readonly breaker: ProviderBreaker;
+  private readonly delivery: Delivery;
+  /** The leases of dead workers on this host were looked for (once, before the first claim). */
+  private tookOver = false;
   /** Message ids of the jobs handed over in memory (hand()) and not yet taken by a batch. */
   private handed: number[] = [];
   /** When the last claim ran (now()): one runs at least every pollMs, handed jobs or not. */
@@ -66,10 +65,15 @@ export class PushOutbox {
   private timerDue = 0;
   private timerIsWake = false;
   private loop: Promise<void> = Promise.resolve();
-  private readonly random: () => number;
 
   constructor(private readonly d: PushOutboxDeps) {
-    this.random = d.random ?? Math.random;
+    this.breaker = new ProviderBreaker(d.settings.probeMs, (change) => this.stateChanged(change));
+    this.delivery = new Delivery({ ...d, breaker: this.breaker, random: d.random ?? Math.random });
+  }
+
+  /** The provider's state as this process sees it. */
+  get providerState() {
+    return this.breaker.state;
   }
 
   /**
@@ -97,7 +101,8 @@ export class PushOutbox {
    * like any job of a batch in flight.
    */
   lease(): JobLease | null {
-    if (!this.started || this.stopping) return null;
+    // While the provider is down or limits us, a new job is written due, for a probe or another instance.
+    if (!this.started || this.stopping || this.breaker.mode(this.d.now()) !== 'send') return null;
     return { owner: this.handOwner, until: this.d.now() + this.d.settings.leaseMs };
   }
 
@@ -136,6 +141,8 @@ export class PushOutbox {
       const n = await this.runOnce();
       total += n;
       if (this.handed.length) continue; // the batch was a claim, or there were more than batchSize
+      // A probe found the provider back, or the backlog of its outage is still being drained.
+      if (n > 0 && this.breaker.state === 'recovering') continue;
       if (n === 0 || (untilPartialBatch && n < this.d.settings.batchSize)) break;
     }
     return total;
@@ -198,23 +205,29 @@ export class PushOutbox {
     if (this.stopping) return;
     const again = this.woken;
     this.woken = false;
+    // While the provider is down the next probe may come before the next poll.
+    const now = this.d.now();
+    const wait = this.breaker.mode(now) === 'wait' ? this.breaker.waitUntil(now) - now : Infinity;
     if (again) this.schedule(this.d.settings.batchWindowMs, true);
-    else this.schedule(this.d.settings.pollMs);
+    else this.schedule(Math.min(this.d.settings.pollMs, Math.max(10, wait)));
   }
 
   /**
    * One batch: the jobs handed over in memory, read without a claim, or a claim of the due jobs (retries,
    * jobs written while no loop ran, leases that ran out). A claim runs when nothing is handed over, and
-   * else once pollMs has passed since the last one, never twice in a row while jobs wait in memory.
+   * else once pollMs has passed since the last one, never twice in a row while jobs wait in memory. While
+   * the provider is down, a claim takes one job for the probe, and only when one is due.
    */
   private async batch(handedOnly = false): Promise<number> {
-    const { jobs, settings, now } = this.d;
+    const { jobs, settings, now, provider } = this.d;
+    const mode = this.breaker.mode(now());
     const sinceClaim = now() - this.lastClaim;
     const claimDue = sinceClaim >= settings.pollMs || sinceClaim < 0; // < 0: the clock went back
     let owner = this.handOwner;
     let batchIds: number[] = [];
     let claimed: ClaimedJob[];
-    if (this.handed.length && (handedOnly || !claimDue || this.claimedLast)) {
+    let claim = false;
+    if (this.handed.length && (handedOnly || !claimDue || this.claimedLast || mode !== 'send')) {
       this.claimedLast = false;
       batchIds = this.handed.splice(0, settings.batchSize);
       try {
@@ -224,15 +237,24 @@ export class PushOutbox {
         this.handed.unshift(...batchIds); // the database failed: the next round tries them again
         throw err;
       }
-    } else if (handedOnly) {
+    } else if (handedOnly || mode === 'wait') {
       return 0;
     } else {
       this.lastClaim = now();
       this.claimedLast = true;
-      owner = `${this.workerId}:${++this.claims}`;
-      claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
+      claim = true;
+      owner = `${this.worker.id}:${++this.claims}`;
+      if (mode === 'probe') {
+        claimed = await jobs.claimProbe(owner, now(), settings.leaseMs, provider.name);
+      } else {
+        await this.takeOverDeadWorkers();
+        claimed = await jobs.claim(owner, now(), settings.leaseMs, settings.batchSize);
+      }
     }
-    if (!claimed.length) return 0;
+    if (!claimed.length) {
+      if (claim && mode === 'send') this.breaker.caughtUp();
+      return 0;
+    }
     // Slow providers must not let the lease run out under a live worker: it is renewed every third of it,
     // and so is that of the handed jobs still waiting in memory (by message id: only those this process
     // still holds).
@@ -246,45 +268,72 @@ export class PushOutbox {
     );
     heartbeat.unref();
     try {
-      await this.handle(owner, claimed);
+      await this.handle(owner, claimed, mode);
     } finally {
       clearInterval(heartbeat);
     }
+    if (claim && mode === 'send' && claimed.length < settings.batchSize) this.breaker.caughtUp();
     return claimed.length;
   }
 
-  private async handle(owner: string, claimed: ClaimedJob[]): Promise<void> {
-    const { jobs, now } = this.d;
+  /** Pushes a batch (see Delivery), records each outcome as it comes, then releases parked jobs if due. */
+  private async handle(owner: string, claimed: ClaimedJob[], mode: CallMode): Promise<void> {
+    const { jobs, now, logger } = this.d;
+    const recorder = new ResultRecorder(jobs, owner, now, logger);
+    await this.delivery.push(claimed, mode, recorder);
+    await recorder.done();
+    await this.releaseIfDue();
+  }
 
-    const results: JobResult[] = [];
-    const toSend: ClaimedJob[] = [];
-    for (const job of claimed) {
-      if (!job.message.exist) {
-        results.push(this.skip(job, 'message deleted before its push'));
-      } else if (job.receiver.cidInvalidAt !== null) {
-        // No pushes to a dead device until PUT /v1/me/cid; the message stays in the pending list.
-        results.push(this.skip(job, "receiver's push id is invalid"));
-      } else {
-        toSend.push(job);
-      }
-    }
-    const outcomes = await this.deliver(toSend.map(pushRequest));
-    const deadCids: DeadCid[] = [];
-    toSend.forEach((job, i) => {
-      const outcome = outcomes[i];
-      if (outcome.kind === 'invalid_target') {
-        deadCids.push({ jobId: job.jobId, uid: job.receiver.uid, cid: job.receiver.cid });
-      }
-      results.push(this.result(job, outcome));
-    });
-
-    const lost = await jobs.record(owner, results, deadCids, now());
-    if (lost.length) {
-      this.d.logger.warn(
-        { event: 'push.lease_lost', job_ids: lost },
-        'jobs were claimed again by another worker before their outcome was recorded',
+  /** The provider answered again: the jobs parked on its outage are due now, whoever parked them. */
+  private async releaseIfDue(): Promise<void> {
+    const { jobs, provider, now, logger } = this.d;
+    if (!this.breaker.releaseDue(now())) return;
+    const released = await jobs.release(provider.name, now());
+    this.breaker.released(now());
+    if (released) {
+      logger.info(
+        { event: 'push.released', provider: provider.name, jobs: released },
+        'jobs parked on the provider outage are due again',
       );
     }
+  }
+
+  /**
+   * Before the first claim: a worker on this host that is no longer running (this process before a
+   * restart, say) still holds leases; its jobs are taken over at once rather than when the leases end.
+   */
+  private async takeOverDeadWorkers(): Promise<void> {
+    if (this.tookOver) return;
+    const { jobs, now, logger } = this.d;
+    const gone = (await jobs.leaseOwners(now())).filter((owner) => ownerGone(owner, this.worker));
+    const freed = await jobs.endLeases(gone, now());
+    this.tookOver = true;
+    if (freed) {
+      logger.info(
+        { event: 'push.leases_taken_over', owners: gone, jobs: freed },
+        'took over the jobs of a worker on this host that is no longer running',
+      );
+    }
+  }
+
+  private stateChanged(change: StateChange): void {
+    const { logger, provider } = this.d;
+    const base = { provider: provider.name, state: change.state };
+    if (change.state === 'failing') {
+      logger.warn(
+        { event: 'push.provider_down', ...base, reason: change.reason },
+        'push provider is down: jobs are parked and one probe push tests it',
+      );
+    } else if (change.state === 'recovering') {
+      logger.info(
+        { event: 'push.provider_back', ...base, down_ms: change.downMs },
+        'push provider answers again: releasing the parked jobs',
+      );
+    } else {
+      logger.info({ event: 'push.provider_up', ...base }, 'push provider is up; the backlog is drained');
+    }
+    this.d.onProviderState?.(change);
   }
 
   private async extendLease(owner: string, messageIds?: number[]): Promise<void> {
@@ -295,77 +344,5 @@ export class PushOutbox {
     } catch (err) {
       logger.warn({ event: 'push.lease_extend_failed', err }, 'could not extend the lease');
     }
-  }
-
-  /** Pushes through the provider: in batch calls where it has one, else a few at a time. */
-  private async deliver(requests: PushRequest[]): Promise<PushOutcome[]> {
-    const { provider } = this.d;
-    const unexpected = (err: unknown): PushOutcome => ({
-      kind: 'retry',
-      reason: `provider error: ${err instanceof Error ? err.message : String(err)}`,
-    });
-    if (provider.sendBatch && requests.length > 1) {
-      const size = Math.min(provider.maxBatch ?? requests.length, this.d.settings.batchSize);
-      const outcomes: PushOutcome[] = [];
-      for (let i = 0; i < requests.length; i += size) {
-        const chunk = requests.slice(i, i + size);
-        outcomes.push(...(await provider.sendBatch(chunk).catch((err) => chunk.map(() => unexpected(err)))));
-      }
-      return outcomes;
-    }
-    return mapLimit(requests, SEND_CONCURRENCY, (r) => provider.send(r).catch(unexpected));
-  }
-
-  private result(job: ClaimedJob, outcome: PushOutcome): JobResult {
-    const { logger, provider, settings, now } = this.d;
-    const base = {
-      job_id: job.jobId,
-      message_id: job.message.messageId,
-      attempt: job.attempt,
-      provider: provider.name,
-    };
-    switch (outcome.kind) {
-      case 'sent':
-        logger.info({ event: 'push.sent', ...base, task_id: outcome.taskId }, 'push sent');
-        return { jobId: job.jobId, state: 'sent', provider: provider.name, taskId: outcome.taskId ?? null };
-      case 'retry': {
-        if (job.attempt >= settings.maxAttempts) {
-          const error = `gave up after ${job.attempt} attempts: ${outcome.reason}`;
-          logger.error({ event: 'push.failed', ...base, reason: error }, 'push failed for good');
-          return { jobId: job.jobId, state: 'failed', provider: provider.name, error };
-        }
-        const delay = retryDelay(job.attempt, settings, outcome.retryAfterMs, this.random);
-        logger.warn(
-          { event: 'push.retry', ...base, reason: outcome.reason, retry_in_ms: delay },
-          'push will be retried',
-        );
-        return {
-          jobId: job.jobId,
-          state: 'pending',
-          provider: provider.name,
-          dueAt: now() + delay,
-          error: outcome.reason,
-        };
-      }
-      case 'invalid_target': {
-        const error = `invalid push id: ${outcome.reason}`;
-        logger.warn(
-          { event: 'push.invalid_target', ...base, receiver_uid: job.receiver.uid, reason: outcome.reason },
-          'receiver push id is invalid',
-        );
-        return { jobId: job.jobId, state: 'failed', provider: provider.name, error };
-      }
-      case 'failed':
-        logger.error({ event: 'push.failed', ...base, reason: outcome.reason }, 'push failed for good');
-        return { jobId: job.jobId, state: 'failed', provider: provider.name, error: outcome.reason };
-    }
-  }
-
-  private skip(job: ClaimedJob, reason: string): JobResult {
-    this.d.logger.info(
-      { event: 'push.skipped', job_id: job.jobId, message_id: job.message.messageId, reason },
-      'push skipped',
-    );
-    return { jobId: job.jobId, state: 'skipped', provider: null, error: reason };
   }
 }

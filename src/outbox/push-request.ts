@@ -13,13 +13,28 @@ export function pushRequestId(messageId: number, jobId: number): string {
   return id.length <= 32 ? id : crypto.createHash('sha256').update(id).digest('hex').slice(0, 32);
 }
 
+/** GeTui's notify_id range (docs/push-providers.md). */
+const MAX_NOTIFY_ID = 2_147_483_647;
+
+/**
+ * The notification id of a message, the same on every push of it: the message id itself (PostgreSQL's
+ * ids never pass 2^31 - 1), else a hash of it within the range.
+ */
+export function notifyIdOf(messageId: number): number {
+  if (messageId <= MAX_NOTIFY_ID) return messageId;
+  return crypto.createHash('sha256').update(String(messageId)).digest().readUInt32BE(0) & MAX_NOTIFY_ID;
+}
+
 /** The push for a claimed job: the seed's payload, and a notification naming the sender. */
 export function pushRequest(job: ClaimedJob): PushRequest {
+  const { messageId } = job.message;
   return {
-    requestId: pushRequestId(job.message.messageId, job.jobId),
+    requestId: pushRequestId(messageId, job.jobId),
     cid: job.receiver.cid,
     payload: messagePayload(job.message, job.sender),
     title: 'New photo',
     body: `${job.sender.nickname} sent you a photo`,
+    tag: `pushpic-${messageId}`,
+    notifyId: notifyIdOf(messageId),
   };
 }

@@ -90,11 +90,19 @@ export class FcmClient implements PushProvider {
   async send(request: PushRequest): Promise<PushOutcome> {
     // Data values must be strings.
     const data = Object.fromEntries(Object.entries(request.payload).map(([k, v]) => [k, String(v)]));
+    // FCM has no idempotency key: a push repeated after a lost answer or a crash is delivered again. One
+    // collapse key per message lets FCM keep only the last copy for an offline phone, and the tag makes
+    // Android replace the notification shown for it rather than add a second one.
     const body = JSON.stringify({
       message: {
         token: request.cid,
         data,
-        android: { priority: 'HIGH', ttl: `${this.o.ttlMs / 1000}s` },
+        android: {
+          priority: 'HIGH',
+          ttl: `${this.o.ttlMs / 1000}s`,
+          collapse_key: request.tag,
+          notification: { title: request.title, body: request.body, tag: request.tag },
+        },
       },
     });
     if (Buffer.byteLength(JSON.stringify(data)) > MAX_PAYLOAD_BYTES) {
@@ -106,9 +114,10 @@ export class FcmClient implements PushProvider {
       if (answer.status === 401) answer = await this.request(body, await this.tokens.renew(token));
       return this.outcome(answer);
     } catch (err) {
+      // Without an access token no push goes out: FCM is as good as down for us.
       if (err instanceof FcmAuthError)
-        return { kind: 'retry', reason: err.message, retryAfterMs: ONE_MINUTE };
-      return { kind: 'retry', reason: `fcm ${describeNetworkError(err)}` };
+        return { kind: 'retry', reason: err.message, retryAfterMs: ONE_MINUTE, cause: 'outage' };
+      return { kind: 'retry', reason: `fcm ${describeNetworkError(err)}`, cause: 'outage' };
     }
   }
 
@@ -136,9 +145,13 @@ export class FcmClient implements PushProvider {
     const retryAfterMs = parseRetryAfter(answer.retryAfter, this.o.now());
     if (code === 'UNREGISTERED') return { kind: 'invalid_target', reason };
     if (answer.status === 429 || code === 'QUOTA_EXCEEDED') {
-      return { kind: 'retry', reason, retryAfterMs: Math.max(ONE_MINUTE, retryAfterMs ?? 0) };
+      // FCM says the same for the project's quota and for too many messages to one device: back off
+      // this push, not every other device's.
+      return { kind: 'retry', reason, retryAfterMs: Math.max(ONE_MINUTE, retryAfterMs ?? 0), cause: 'job' };
     }
-    if (answer.status >= 500 || answer.status === 401) return { kind: 'retry', reason, retryAfterMs };
+    // UNAVAILABLE, INTERNAL, any 5xx; 401 after a fresh token: no push would go through.
+    if (answer.status >= 500 || answer.status === 401)
+      return { kind: 'retry', reason, retryAfterMs, cause: 'outage' };
     return { kind: 'failed', reason }; // INVALID_ARGUMENT, SENDER_ID_MISMATCH and other refusals
   }
 

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Logger } from '../logger';
 import { describeNetworkError, parseRetryAfter, post } from './http';
 import { mapLimit } from './map-limit';
-import type { PushOutcome, PushProvider, PushRequest } from './push-provider';
+import type { PushOutcome, PushProvider, PushRequest, RetryCause } from './push-provider';
 import { TokenCache, type Token } from './token-cache';
 
 // Facts from GeTui RestAPI v2 (docs/push-providers.md): limits, codes and the token's refresh margin.
@@ -40,31 +40,39 @@ export interface GetuiAnswer {
 export type GetuiVerdict =
   | { kind: 'ok' }
   | { kind: 'reauth' }
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; cause: RetryCause }
   | { kind: 'invalid_target'; reason: string }
   | { kind: 'failed'; reason: string };
 
 const ONE_MINUTE = 60_000;
 
-/** The table of docs/push-providers.md: done, retry later, token refresh, invalid device, permanent failure. */
+/**
+ * The table of docs/push-providers.md: done, retry later, token refresh, invalid device, permanent failure.
+ * A retry says whether GeTui is down (outage: every push would fail alike) or limits our calls (rate_limit).
+ */
 export function classifyGetuiAnswer(a: GetuiAnswer): GetuiVerdict {
   const why = `getui ${a.code ?? 'no code'}${a.msg ? `: ${a.msg}` : ''} (HTTP ${a.httpStatus})`;
-  const retry = (floorMs?: number): GetuiVerdict => ({
+  const retry = (cause: RetryCause, floorMs?: number): GetuiVerdict => ({
     kind: 'retry',
     reason: why,
+    cause,
     retryAfterMs: floorMs === undefined ? a.retryAfterMs : Math.max(floorMs, a.retryAfterMs ?? 0),
   });
-  if (a.code === undefined) return retry(); // 5xx pages, gateways: nothing says the push was refused
+  if (a.code === undefined) {
+    // 5xx pages, gateways, a proxy's error page: nothing says the push was refused, and GeTui is not there.
+    return a.httpStatus === 429 ? retry('rate_limit', ONE_MINUTE) : retry('outage');
+  }
   if (a.code === 0) return { kind: 'ok' };
   if (a.code === 10001) return { kind: 'reauth' };
-  if (a.code === 2 || a.code === 30019) return retry(); // service starting, system busy
-  if (a.code === 10003 || a.code === 10005) return retry(ONE_MINUTE); // per-minute call limits
-  if (a.code >= 30000 && a.code <= 30018) return retry(10 * ONE_MINUTE); // plan and quota limits
-  if (a.code === 301) return retry(); // wrong data centre: ops must set GETUI_BASE_URL; keep the jobs
+  if (a.code === 2 || a.code === 30019) return retry('outage'); // service starting, system busy
+  if (a.code === 10003 || a.code === 10005) return retry('rate_limit', ONE_MINUTE); // per-minute call limits
+  if (a.code >= 30000 && a.code <= 30018) return retry('rate_limit', 10 * ONE_MINUTE); // plan and quota limits
+  // Wrong data centre: every call fails alike until ops set GETUI_BASE_URL; keep the jobs.
+  if (a.code === 301) return retry('outage');
   if (a.code === 20001 && /target user is invalid/i.test(a.msg ?? '')) {
     return { kind: 'invalid_target', reason: why };
   }
-  if (a.httpStatus >= 500) return retry();
+  if (a.httpStatus >= 500) return retry('outage');
   return { kind: 'failed', reason: why }; // 10002 blacklisted, 20001 other bad parameters, unknown codes
 }
 
@@ -76,7 +84,15 @@ interface SingleBody {
   push_message: { transmission: string };
   push_channel: {
     android: {
-      ups: { notification: { title: string; body: string; click_type: 'payload'; payload: string } };
+      ups: {
+        notification: {
+          title: string;
+          body: string;
+          click_type: 'payload';
+          payload: string;
+          notify_id: number;
+        };
+      };
     };
   };
 }
@@ -84,6 +100,7 @@ interface SingleBody {
 class GetuiAuthError extends Error {
   constructor(
     readonly reason: string,
+    readonly retryCause: RetryCause,
     readonly retryAfterMs?: number,
   ) {
     super(reason);
@@ -110,15 +127,28 @@ export class GetuiClient implements PushProvider {
     }
   }
 
-  /** Up to 200 different messages in one push/single/batch/cid call. */
-  async sendBatch(requests: PushRequest[]): Promise<PushOutcome[]> {
+  /**
+   * Up to 200 different messages in one push/single/batch/cid call; onOutcome hears the batch's outcomes
+   * when its answer comes, then each single push's as it comes.
+   */
+  async sendBatch(
+    requests: PushRequest[],
+    onOutcome: (index: number, outcome: PushOutcome) => void = () => {},
+  ): Promise<PushOutcome[]> {
     if (requests.length > MAX_BATCH) throw new Error(`at most ${MAX_BATCH} pushes per batch`);
-    if (requests.length === 1) return [await this.send(requests[0])];
     const outcomes = new Array<PushOutcome | undefined>(requests.length);
+    const settle = (i: number, outcome: PushOutcome) => {
+      outcomes[i] = outcome;
+      onOutcome(i, outcome);
+    };
+    if (requests.length === 1) {
+      settle(0, await this.send(requests[0]));
+      return outcomes as PushOutcome[];
+    }
     const bodies: { i: number; body: SingleBody }[] = [];
     requests.forEach((r, i) => {
       const body = this.singleBody(r);
-      if (typeof body === 'string') outcomes[i] = { kind: 'failed', reason: body };
+      if (typeof body === 'string') settle(i, { kind: 'failed', reason: body });
       else bodies.push({ i, body });
     });
 
@@ -130,7 +160,7 @@ export class GetuiClient implements PushProvider {
       });
     } catch (err) {
       const unanswered = this.unanswered(err);
-      for (const b of bodies) outcomes[b.i] = unanswered;
+      for (const b of bodies) settle(b.i, unanswered);
     }
     if (answer) {
       const verdict = classifyGetuiAnswer(answer);
@@ -138,18 +168,17 @@ export class GetuiClient implements PushProvider {
         const accepted = acceptedByCid(answer.data);
         for (const b of bodies) {
           const taskId = accepted.take(requests[b.i].cid);
-          if (taskId !== undefined) outcomes[b.i] = { kind: 'sent', taskId };
+          if (taskId !== undefined) settle(b.i, { kind: 'sent', taskId });
         }
       } else if (verdict.kind === 'retry' || verdict.kind === 'reauth') {
         const retry = this.outcome(answer);
-        for (const b of bodies) outcomes[b.i] = retry;
+        for (const b of bodies) settle(b.i, retry);
       }
       // Otherwise one bad message may have sunk the batch: the single answers below say which.
     }
     // Pushes the batch answer does not confirm go one by one; their request_id lets GeTui drop repeats.
     const rest = requests.map((r, i) => ({ r, i })).filter(({ i }) => outcomes[i] === undefined);
-    const singles = await mapLimit(rest, SINGLE_CONCURRENCY, ({ r }) => this.send(r));
-    rest.forEach(({ i }, k) => (outcomes[i] = singles[k]));
+    await mapLimit(rest, SINGLE_CONCURRENCY, async ({ r, i }) => settle(i, await this.send(r)));
     return outcomes as PushOutcome[];
   }
 
@@ -171,6 +200,8 @@ export class GetuiClient implements PushProvider {
               body: clip(r.body, MAX_BODY),
               click_type: 'payload',
               payload,
+              // A repeat of this message's push replaces its notification instead of adding one.
+              notify_id: r.notifyId,
             },
           },
         },
@@ -183,8 +214,8 @@ export class GetuiClient implements PushProvider {
     switch (verdict.kind) {
       case 'ok':
         return { kind: 'sent', taskId: firstKey(answer.data) };
-      case 'reauth': // 10001 again right after a fresh token
-        return { kind: 'retry', reason: 'getui 10001: token refused after re-auth' };
+      case 'reauth': // 10001 again right after a fresh token: no push can go out
+        return { kind: 'retry', reason: 'getui 10001: token refused after re-auth', cause: 'outage' };
       case 'retry':
         if (answer.code === 301) {
           this.o.logger.error(
@@ -206,8 +237,8 @@ export class GetuiClient implements PushProvider {
 
   private unanswered(err: unknown): PushOutcome {
     if (err instanceof GetuiAuthError)
-      return { kind: 'retry', reason: err.reason, retryAfterMs: err.retryAfterMs };
-    return { kind: 'retry', reason: `getui ${describeNetworkError(err)}` };
+      return { kind: 'retry', reason: err.reason, retryAfterMs: err.retryAfterMs, cause: err.retryCause };
+    return { kind: 'retry', reason: `getui ${describeNetworkError(err)}`, cause: 'outage' };
   }
 
   /** One API call with the cached token; 10001 (token wrong or expired) re-authenticates and retries once. */
@@ -253,7 +284,11 @@ export class GetuiClient implements PushProvider {
         { event: 'push.getui_auth_failed', code: answer.code, reason },
         'GeTui auth failed',
       );
-      throw new GetuiAuthError(reason, verdict.kind === 'retry' ? verdict.retryAfterMs : ONE_MINUTE);
+      // Without a token no push goes out: GeTui is as good as down, and /auth is limited, so a refusal
+      // is tried again no sooner than a minute.
+      throw verdict.kind === 'retry'
+        ? new GetuiAuthError(reason, verdict.cause, verdict.retryAfterMs)
+        : new GetuiAuthError(reason, 'outage', ONE_MINUTE);
     }
     const now = this.o.now();
     // Refresh an hour ahead, or halfway through a token that lives less than two hours.

@@ -24,9 +24,9 @@ export function instrumented(provider: PushProvider, metrics: Metrics): PushProv
   };
   if (provider.sendBatch) {
     const sendBatch = provider.sendBatch.bind(provider);
-    wrapped.sendBatch = async (requests) => {
+    wrapped.sendBatch = async (requests, onOutcome) => {
       try {
-        const outcomes = await sendBatch(requests);
+        const outcomes = await sendBatch(requests, onOutcome);
         count(outcomes);
         return outcomes;
       } catch (err) {

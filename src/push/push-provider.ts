@@ -29,11 +29,25 @@ export interface PushRequest {
   /** What a maker channel shows while the app is not running. */
   title: string;
   body: string;
+  /**
+   * The same for every push of one message, so that a repeat replaces rather than adds: FCM's
+   * android.collapse_key and notification tag.
+   */
+  tag: string;
+  /** The same role as an integer in [0, 2147483647]: GeTui's notify_id on maker channels. */
+  notifyId: number;
 }
+
+/**
+ * Why a push should be tried again. outage: the provider is down (network error, timeout, 5xx, "busy"),
+ * whatever the job. rate_limit: the provider limits our calls (app-wide): every call waits for
+ * retryAfterMs. job: something about this push; it backs off alone.
+ */
+export type RetryCause = 'outage' | 'rate_limit' | 'job';
 
 export type PushOutcome =
   | { kind: 'sent'; taskId?: string }
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; cause: RetryCause }
   | { kind: 'invalid_target'; reason: string }
   | { kind: 'failed'; reason: string };
 
@@ -46,9 +60,13 @@ export interface PushProvider {
   send(request: PushRequest): Promise<PushOutcome>;
   /**
    * Several pushes in one call, outcomes in the order of the requests. Providers without a batch call leave
-   * it out and are sent one request at a time.
+   * it out and are sent one request at a time. onOutcome, when given, hears each outcome as soon as it is
+   * known (a batch answer, then each single push it falls back to), so it can be recorded at once.
    */
-  sendBatch?(requests: PushRequest[]): Promise<PushOutcome[]>;
+  sendBatch?(
+    requests: PushRequest[],
+    onOutcome?: (index: number, outcome: PushOutcome) => void,
+  ): Promise<PushOutcome[]>;
   /** The most requests sendBatch takes at once. */
   readonly maxBatch?: number;
 }

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import { messagesRepository } from '../../src/db/messages-repository';
+import { localHost } from '../../src/outbox/lease-owner';
 import { createLogger } from '../../src/logger';
 import { PushOutbox } from '../../src/outbox/push-outbox';
 import { MockPushProvider } from '../../src/push/mock-push-provider';
@@ -63,6 +65,74 @@ describe('push outbox', () => {
     await sendPhotos(t, alice, bob, 3);
     expect(await t.drainPushes()).to.be.at.least(3);
     expect(await t.drainPushes()).to.equal(0);
+  });
+
+  describe('the jobs of a worker that died', () => {
+    const clock = new TestClock();
+    let c: TestApp;
+    before(async () => {
+      c = await startTestApp({}, { now: clock.now });
+    });
+    after(() => c.close());
+    const holdBy = async (owner: string, n: number, leaseMs: number) => {
+      const { alice, bob } = await twoUsers(c);
+      const ids = await sendPhotos(c, alice, bob, n);
+      const held = await c.services.pushJobs.claim(owner, clock.now(), leaseMs, n);
+      expect(held.map((j) => j.message.messageId).sort()).to.deep.equal([...ids].sort());
+      return ids;
+    };
+    const sentOf = (ids: number[]) =>
+      (c.services.pushProvider as MockPushProvider).sent.filter((r) => ids.includes(r.payload.message_id));
+
+    it('are taken over at the first claim when it ran on this host and is no longer running', async () => {
+      // A process that has exited: its pid is free (as after kill -9).
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
+      const gone = await holdBy(`${localHost()}:${dead}:0badf00d:3`, 3, 3_600_000);
+      // A worker of this host that still runs (this process's parent): its lease is left to it.
+      const alive = await holdBy(`${localHost()}:${process.ppid}:0badf00d:1`, 2, 3_600_000);
+      // A worker of another host: nothing here says whether it runs.
+      const elsewhere = await holdBy(`other-host:${dead}:0badf00d:1`, 2, 3_600_000);
+
+      expect(await c.drainPushes()).to.equal(3);
+      expect(sentOf(gone)).to.have.length(3);
+      for (const id of gone) expect(await jobOf(c, id)).to.include({ state: 'sent', attempts: 2 });
+      for (const id of [...alive, ...elsewhere]) expect(await jobOf(c, id)).to.include({ state: 'sending' });
+      const line = c.logs.lines.find((l) => l.event === 'push.leases_taken_over');
+      expect(line).to.deep.include({ jobs: 3 });
+    });
+
+    it('elsewhere are retaken once the short default lease (10 s) has run out', async () => {
+      const before = clock.now();
+      const ids = await holdBy('other-host:4242:0badf00d:9', 2, c.services.config.push.leaseMs);
+      const after = clock.now();
+      for (const id of ids) {
+        expect((await jobOf(c, id)).dueAt, 'the lease ends 10 s after the claim').to.be.within(
+          before + 10_000,
+          after + 10_000,
+        );
+      }
+      clock.advance(10_000);
+      expect(await c.drainPushes()).to.be.at.least(2);
+      for (const id of ids) expect(await jobOf(c, id)).to.include({ state: 'sent', attempts: 2 });
+    });
+  });
+
+  it('adds push_jobs.parked_at, and undoes it, with jobs in the table', async () => {
+    const { alice, bob } = await twoUsers(t);
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    const { db } = t.services;
+    await db('push_jobs').where({ message_id: id }).update({ parked_at: 1, provider: 'getui' });
+    const name = '20261122000000_add_parked_at_to_push_jobs';
+    const [, undone] = await db.migrate.down({ name });
+    expect(undone).to.deep.equal([name]);
+    expect(await db.schema.hasColumn('push_jobs', 'parked_at')).to.equal(false);
+    expect(await jobOf(t, id)).to.include({ state: 'pending', parkedAt: null });
+    const [, redone] = await db.migrate.up({ name });
+    expect(redone).to.deep.equal([name]);
+    expect(await jobOf(t, id)).to.include({ parkedAt: null });
+    await db('push_jobs').where({ message_id: id }).update({ parked_at: 1 });
+    expect(await t.services.pushJobs.release('getui', 5)).to.equal(1);
+    expect(await jobOf(t, id)).to.include({ parkedAt: null, dueAt: 5 });
   });
 
   describe('a job committed while the loop runs', () => {

@@ -6,7 +6,10 @@ import { expect } from 'chai';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config';
 import { createDb, type Db } from '../../src/db/knex';
-import { buildUser, type TestUser } from '../support/factories';
+import { localHost } from '../../src/outbox/lease-owner';
+import { mapLimit } from '../../src/push/map-limit';
+import { buildUser, sendPhoto, type TestUser } from '../support/factories';
+import { FcmStandin } from '../support/fcm-standin';
 import { makeImage } from '../support/images';
 import { BOUNDARY, multipartBody } from '../support/raw-http';
 import { startS3, type S3StandIn } from '../support/s3-standin';
@@ -113,6 +116,74 @@ describe('real server processes', function () {
       const res = await api2.get(`/v1/messages/${m.message_key}`).set(bob.headers).buffer(true);
       expect(res.status).to.equal(200);
       expect(Buffer.compare(res.body, jpeg)).to.equal(0);
+    }
+  });
+
+  it('after kill -9 with pushes in flight, the restarted server takes over the dead one’s jobs at once; FCM sees one tag and collapse key per message', async () => {
+    const f = await new FcmStandin().start();
+    try {
+      fs.writeFileSync(path.join(dir, 'service-account.json'), f.serviceAccountJson());
+      const fcm = {
+        PUSH_PROVIDER: 'fcm',
+        FCM_SERVICE_ACCOUNT_FILE: path.join(dir, 'service-account.json'),
+        FCM_BASE_URL: f.baseUrl,
+        FCM_TOKEN_URL: f.tokenUrl,
+        // Far longer than this test: only the take-over can explain a job retaken in time.
+        PUSH_LEASE_MS: '600000',
+      };
+      const first = await start(fcm);
+      const api = supertest.agent(first.url);
+      const alice = await buildUser(api);
+      const bob = await buildUser(api);
+      // FCM holds every push it receives: the first process's pushes stay in flight.
+      const gate = f.hold(1);
+      const ids = await mapLimit(Array.from({ length: 12 }), 4, async () => {
+        const res = await sendPhoto(api, alice, bob, jpeg);
+        expect(res.status).to.equal(201);
+        return res.body.message_id as number;
+      });
+      await gate.arrived;
+      first.proc.kill('SIGKILL');
+      expect(await first.exited).to.equal('SIGKILL');
+
+      // Every job is still leased to the dead process, for minutes yet.
+      const held = await db('push_jobs').whereIn('message_id', ids);
+      expect(held).to.have.length(12);
+      for (const job of held) {
+        expect(job.state).to.equal('sending');
+        expect(job.lease_owner).to.match(new RegExp(`^${localHost()}:${first.proc.pid}:`));
+      }
+      const leaseEnd = new Map(held.map((j) => [j.message_id as number, Number(j.due_at)]));
+      // FCM takes what it had received whole: those pushes are accepted, their answers lost.
+      const inFlight = gate.waiting();
+      gate.release();
+      await f.waitForAccepted(inFlight);
+
+      const second = await start(fcm);
+      const taken = await second.waitFor((l) => l.event === 'push.leases_taken_over');
+      expect(taken.jobs).to.equal(12);
+      for (const id of ids) await second.waitFor((l) => l.event === 'push.sent' && l.message_id === id);
+      second.proc.kill('SIGTERM'); // the outbox records what it sent before the process exits
+      expect(await second.exited).to.equal(0);
+      for (const job of await db('push_jobs').whereIn('message_id', ids)) {
+        expect(job.state).to.equal('sent');
+        expect(Number(job.finished_at), 'pushed long before its lease ran out').to.be.below(
+          leaseEnd.get(job.message_id)!,
+        );
+      }
+
+      // Each message pushed twice (in flight at the kill) carries the same tag and collapse key both
+      // times: the phone replaces the notification rather than showing a second one.
+      const byMessage = new Map<string, typeof f.accepted>();
+      for (const push of f.accepted) {
+        expect(push.android.collapse_key).to.equal(`pushpic-${push.data.message_id}`);
+        expect(push.android.notification?.tag).to.equal(`pushpic-${push.data.message_id}`);
+        byMessage.set(push.data.message_id, [...(byMessage.get(push.data.message_id) ?? []), push]);
+      }
+      expect([...byMessage.keys()].sort()).to.deep.equal(ids.map(String).sort());
+      expect([...byMessage.values()].filter((p) => p.length > 1).length).to.be.at.least(1);
+    } finally {
+      await f.close();
     }
   });
 

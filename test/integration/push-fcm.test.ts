@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { buildUser } from '../support/factories';
 import { FcmStandin } from '../support/fcm-standin';
 import { TestClock } from '../support/clock';
-import { drainThroughRetries, jobOf, jobStates, sendPhotos, twoUsers } from '../support/push-fixtures';
+import { jobOf, jobStates, sendPhotos, twoUsers } from '../support/push-fixtures';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () => {
@@ -30,6 +30,7 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
     f.unregistered.clear();
     f.tokenCalls = 0;
     f.failedCalls = 0;
+    f.clearFailures();
   });
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((a) => a.close()));
@@ -53,7 +54,7 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
     return t;
   }
 
-  it('sends a data message of string values with HIGH priority and the ttl, to the receiver’s token', async () => {
+  it('sends the payload as string values with HIGH priority, the ttl, and a tag and collapse key of the message', async () => {
     const t = await app({ PUSH_TTL_MS: '3600000' });
     const { alice, bob } = await twoUsers(t);
     const [id] = await sendPhotos(t, alice, bob, 1);
@@ -70,7 +71,14 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
       sender_phone: alice.phoneHash,
       sender_region: '86',
     });
-    expect(push.android).to.deep.equal({ priority: 'HIGH', ttl: '3600s' });
+    // A repeat of this push (FCM has no idempotency key) replaces its notification and, queued for an
+    // offline phone, collapses with it.
+    expect(push.android).to.deep.equal({
+      priority: 'HIGH',
+      ttl: '3600s',
+      collapse_key: `pushpic-${id}`,
+      notification: { title: 'New photo', body: 'Alice sent you a photo', tag: `pushpic-${id}` },
+    });
     expect(await jobOf(t, id)).to.include({ state: 'sent', taskId: push.name, provider: 'fcm' });
     expect(f.tokenCalls).to.equal(1);
 
@@ -98,26 +106,95 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
     expect(await jobStates(t)).to.deep.equal({ sent: 8 });
   });
 
-  it('retries UNAVAILABLE after Retry-After and QUOTA_EXCEEDED after at least a minute, one push per job', async () => {
+  it('takes UNAVAILABLE and INTERNAL for an outage: parks the jobs, probes after Retry-After, then pushes them all', async () => {
     const t = await app();
     const { alice, bob } = await twoUsers(t);
     f.failNext(1, { status: 503, errorStatus: 'UNAVAILABLE', retryAfter: '90' });
     const [a] = await sendPhotos(t, alice, bob, 1);
-    let before = clock.now();
+    const before = clock.now();
     await t.drainPushes();
-    expect((await jobOf(t, a)).dueAt - before).to.be.at.least(90_000);
+    const parked = await jobOf(t, a);
+    expect(parked.dueAt - before).to.be.at.least(90_000);
+    expect(parked.parkedAt).to.not.equal(null);
 
+    // Sent while FCM is down: no call until the probe, which waits for the Retry-After.
+    const [b, c] = await sendPhotos(t, alice, bob, 2);
+    expect(await t.drainPushes()).to.equal(0);
+    clock.advance(89_000);
+    expect(await t.drainPushes()).to.equal(0);
+    expect(f.failedCalls).to.equal(1);
+
+    f.failNext(1, { status: 500, errorStatus: 'INTERNAL' });
+    clock.advance(1000);
+    expect(await t.drainPushes(), 'one probe').to.equal(1);
+    expect(f.failedCalls).to.equal(2);
+    clock.advance(2000); // PUSH_PROBE_MS
+    expect(await t.drainPushes(), 'a probe answered, then the rest').to.equal(3);
+    expect(await jobStates(t)).to.deep.equal({ sent: 3 });
+    expect(f.accepted.map((p) => p.data.message_id).sort()).to.deep.equal([a, b, c].map(String).sort());
+  });
+
+  it('backs off a QUOTA_EXCEEDED push alone for at least a minute, and sends the others', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
     f.failNext(1, { status: 429, errorStatus: 'RESOURCE_EXHAUSTED', errorCode: 'QUOTA_EXCEEDED' });
-    const [b] = await sendPhotos(t, alice, bob, 1);
-    before = clock.now();
+    const ids = await sendPhotos(t, alice, bob, 3);
+    const before = clock.now();
     await t.drainPushes();
-    expect((await jobOf(t, b)).dueAt - before).to.be.at.least(60_000);
+    const jobs = await Promise.all(ids.map((id) => jobOf(t, id)));
+    const limited = jobs.filter((j) => j.state === 'pending');
+    expect(limited).to.have.length(1);
+    expect(limited[0].dueAt - before).to.be.at.least(60_000);
+    expect(limited[0].parkedAt, 'not an outage').to.equal(null);
+    expect(jobs.filter((j) => j.state === 'sent')).to.have.length(2);
+    expect(t.services.outbox.providerState).to.equal('up');
 
-    f.failNext(2, { status: 500, errorStatus: 'INTERNAL' });
-    await drainThroughRetries(t, (ms) => clock.advance(ms), 120_000);
-    expect(f.failedCalls).to.equal(4);
-    expect(await jobStates(t)).to.deep.equal({ sent: 2 });
-    expect(f.accepted.map((p) => p.data.message_id).sort()).to.deep.equal([String(a), String(b)].sort());
+    clock.advance(60_000);
+    await t.drainPushes();
+    expect(await jobStates(t)).to.deep.equal({ sent: 3 });
+  });
+
+  it('once FCM is found down, holds back the sends not yet made: no call, no attempt counted', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    // Up to 8 sends run side by side: the first 8 fail, the other 12 are not sent at all.
+    f.failNext(8, { status: 503, errorStatus: 'UNAVAILABLE' });
+    const ids = await sendPhotos(t, alice, bob, 20);
+    expect(await t.drainPushes()).to.equal(20);
+    expect(f.failedCalls).to.equal(8);
+    const jobs = await Promise.all(ids.map((id) => jobOf(t, id)));
+    expect(jobs.every((j) => j.state === 'pending' && j.parkedAt !== null)).to.equal(true);
+    expect(jobs.reduce((n, j) => n + j.attempts, 0)).to.equal(8);
+    expect(
+      jobs.filter((j) => j.attempts === 0).every((j) => /^not sent: fcm is down/.test(j.lastError!)),
+    ).to.equal(true);
+
+    clock.advance(2000);
+    expect(await t.drainPushes()).to.equal(20);
+    expect(await jobStates(t)).to.deep.equal({ sent: 20 });
+    expect(f.accepted).to.have.length(20);
+  });
+
+  it('records each push as FCM answers it, while a slower one of the same batch is still in flight', async () => {
+    const t = await app({ LOG_LEVEL: 'debug' });
+    const { alice, bob } = await twoUsers(t);
+    const carol = await buildUser(t.api);
+    const [slow] = await sendPhotos(t, alice, bob, 1);
+    const quick = await sendPhotos(t, alice, carol, 3);
+    const gate = f.hold(1, (token) => token === bob.cid);
+    const draining = t.drainPushes();
+    await gate.arrived;
+    await f.waitForAccepted(3);
+    // Recorded, though the claim's other push has no answer yet.
+    const recorded = () =>
+      t.logs.lines.filter((l) => l.event === 'push.recorded').reduce((n, l) => n + Number(l.jobs), 0);
+    await t.logs.waitFor(() => recorded() >= 3);
+    for (const id of quick) expect(await jobOf(t, id)).to.include({ state: 'sent' });
+    expect(await jobOf(t, slow)).to.include({ state: 'sending' });
+
+    gate.release();
+    expect(await draining).to.equal(4);
+    expect(await jobOf(t, slow)).to.include({ state: 'sent' });
   });
 
   it('marks an UNREGISTERED token on its user and keeps the message pending', async () => {

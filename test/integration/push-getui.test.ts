@@ -68,6 +68,8 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
     expect(push.notification.body).to.include('Alice');
     expect(push.notification.click_type).to.equal('payload');
     expect(JSON.parse(push.notification.payload)).to.deep.equal(push.transmission);
+    // A repeat of this message's push replaces its notification on a maker channel.
+    expect(push.notification.notify_id).to.equal(messageId);
 
     const job = await jobOf(t, messageId);
     expect(push.requestId).to.equal(pushRequestId(messageId, job.jobId));
@@ -134,7 +136,15 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
       blurhash: null,
     };
     const push = (i: number) =>
-      client.send({ requestId: `concurrent-${i}`, cid: `cid-${i}`, payload, title: 't', body: 'b' });
+      client.send({
+        requestId: `concurrent-${i}`,
+        cid: `cid-${i}`,
+        payload,
+        title: 't',
+        body: 'b',
+        tag: `pushpic-${i}`,
+        notifyId: i,
+      });
     const first = await Promise.all([1, 2, 3, 4, 5].map(push));
     expect(first.map((o) => o.kind)).to.deep.equal(Array(5).fill('sent'));
     expect(g.authCalls).to.equal(1);
@@ -144,36 +154,141 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
     expect(g.authCalls).to.equal(2);
   });
 
-  it('after an outage (503 for the first calls) pushes every message, exactly one accepted push per job', async () => {
+  it('after an outage (503 for the first calls) probes with one push, no sooner than Retry-After, then pushes the rest, one accepted push per job', async () => {
     const t = await app();
     const { alice } = await twoUsers(t);
     const receivers = [await buildUser(t.api), await buildUser(t.api), await buildUser(t.api)];
     g.failNext(3, { status: 503, retryAfter: '120' });
     const ids = await sendPhotos(t, alice, receivers, 5);
 
-    await t.drainPushes();
-    const job = await jobOf(t, ids[0]);
-    expect(job.state).to.equal('pending');
-    expect(job.attempts).to.equal(1);
-    expect(job.lastError).to.include('503');
-    // Retry-After: 120 holds every job back at least two minutes, jitter or not.
+    expect(await t.drainPushes()).to.equal(5);
+    for (const id of ids) {
+      const job = await jobOf(t, id);
+      expect(job).to.include({ state: 'pending', attempts: 1 });
+      expect(job.parkedAt, 'parked on the outage').to.not.equal(null);
+      expect(job.lastError).to.include('503');
+    }
+    expect(t.services.outbox.providerState).to.equal('failing');
+    // Retry-After: 120 holds back every call two minutes, the probe's too.
     clock.advance(119_000);
     expect(await t.drainPushes()).to.equal(0);
     clock.advance(1000);
-    expect(await t.drainPushes()).to.equal(5);
-    expect(await jobStates(t)).to.deep.equal({ pending: 5 });
+    expect(await t.drainPushes(), 'one probe, answered 503').to.equal(1);
+    clock.advance(120_000);
+    expect(await t.drainPushes(), 'one probe, answered 503').to.equal(1);
+    clock.advance(120_000);
+    expect(await t.drainPushes(), 'the probe, answered, then the four it released').to.equal(5);
+    expect(t.services.outbox.providerState).to.equal('up');
 
-    await drainThroughRetries(t, (ms) => clock.advance(ms), 120_000);
     expect(g.failedCalls).to.equal(3);
-    expect(g.pushCalls).to.deep.equal([{ kind: 'batch', size: 5 }]);
+    expect(g.pushCalls).to.deep.equal([
+      { kind: 'single', size: 1 },
+      { kind: 'batch', size: 4 },
+    ]);
     expect(await jobStates(t)).to.deep.equal({ sent: 5 });
-    for (const id of ids) {
-      const j = await jobOf(t, id);
-      expect(j.attempts).to.equal(4);
-      expect(g.acceptedFor(pushRequestId(id, j.jobId)), `message ${id}`).to.have.length(1);
+    const jobs = await Promise.all(ids.map((id) => jobOf(t, id)));
+    // Five failed in the batch, two failed probes, one answered, four released: one call each.
+    expect(jobs.reduce((n, j) => n + j.attempts, 0)).to.equal(5 + 2 + 1 + 4);
+    for (const j of jobs) {
+      expect(j.parkedAt).to.equal(null);
+      expect(g.acceptedFor(pushRequestId(j.messageId, j.jobId)), `message ${j.messageId}`).to.have.length(1);
     }
     expect(g.accepted).to.have.length(5);
     expect(g.repeats).to.deep.equal([]);
+  });
+
+  for (const outage of ['503', 'refused connections'] as const) {
+    it(`pushes all 200 jobs sent during a 60 s outage (${outage}) within 10 s of recovery, probing meanwhile`, async () => {
+      // The default back-off, under which each job waited out its own (up to 80 s after recovery).
+      const t = await app({ PUSH_RETRY_BASE_MS: '5000', PUSH_RETRY_MAX_MS: '1800000' });
+      const { alice } = await twoUsers(t);
+      const receivers = [await buildUser(t.api), await buildUser(t.api), await buildUser(t.api)];
+      await g.outage(outage === '503' ? { status: 503 } : 'refuse');
+      // 200 sends over 60 s, the worker draining every second as its loop does.
+      const ids: number[] = [];
+      for (let second = 0; second < 60; second++) {
+        ids.push(...(await sendPhotos(t, alice, receivers, second < 20 ? 4 : 3)));
+        await t.drainPushes();
+        clock.advance(1000);
+      }
+      expect(ids).to.have.length(200);
+      expect(g.accepted).to.have.length(0);
+      expect((await t.api.get('/metrics')).text).to.include(
+        'pushpic_push_provider_state{provider="getui",state="failing"} 1',
+      );
+      // No job hammers GeTui: the first batch, then one probe push every PUSH_PROBE_MS (2 s).
+      const attempts = async () => Number((await t.services.db('push_jobs').sum({ n: 'attempts' }))[0].n);
+      expect(await attempts()).to.be.at.most(4 + 30);
+
+      await g.recover();
+      const back = clock.now();
+      while (g.accepted.length < 200 && clock.now() - back < 10_000) {
+        clock.advance(500);
+        await t.drainPushes();
+      }
+      expect(await jobStates(t)).to.deep.equal({ sent: 200 });
+      const last = Math.max(...g.accepted.map((p) => p.at));
+      expect(last - back, 'last push after recovery (ms)').to.be.at.most(10_000);
+      expect(new Set(g.accepted.map((p) => p.transmission.message_id)).size).to.equal(200);
+      expect(g.repeats).to.deep.equal([]);
+      // The release made them due at once; they went out in batch calls, not one by one.
+      expect(g.pushCalls.filter((c) => c.kind === 'batch').length).to.be.at.most(2);
+      expect((await t.api.get('/metrics')).text).to.include(
+        'pushpic_push_provider_state{provider="getui",state="up"} 1',
+      );
+    });
+  }
+
+  it('releases parked jobs whose own back-off is minutes away as soon as a probe is answered', async () => {
+    const t = await app({ PUSH_RETRY_BASE_MS: '600000', PUSH_RETRY_MAX_MS: '1800000' });
+    const { alice, bob } = await twoUsers(t);
+    await g.outage();
+    const ids = await sendPhotos(t, alice, bob, 20);
+    expect(await t.drainPushes()).to.equal(20);
+    const parked = await Promise.all(ids.map((id) => jobOf(t, id)));
+    for (const job of parked) {
+      expect(job.parkedAt).to.be.a('number');
+      expect(job.dueAt - job.parkedAt!, 'its own back-off').to.be.at.least(300_000);
+    }
+    for (let i = 0; i < 5; i++) {
+      clock.advance(2000);
+      expect(await t.drainPushes(), 'one probe while down').to.equal(1);
+    }
+    await g.recover();
+    clock.advance(2000); // the next probe
+    expect(await t.drainPushes()).to.equal(20);
+    expect(await jobStates(t)).to.deep.equal({ sent: 20 });
+    for (const job of parked) {
+      const sent = await jobOf(t, job.messageId);
+      expect(sent.finishedAt!, 'pushed long before its own back-off').to.be.below(job.dueAt);
+    }
+    expect(t.logs.lines.some((l) => l.event === 'push.released' && l.jobs === 19)).to.equal(true);
+  });
+
+  it('takes a call limit (10005) for a pause of every call, not an outage', async () => {
+    const t = await app();
+    const { alice, bob } = await twoUsers(t);
+    g.failNext(1, { status: 200, code: 10005, msg: 'per-minute limit' });
+    const [first, second] = await sendPhotos(t, alice, bob, 2);
+    const before = clock.now();
+    await t.drainPushes();
+    for (const id of [first, second]) {
+      const job = await jobOf(t, id);
+      expect(job).to.include({ state: 'pending', parkedAt: null });
+      expect(job.dueAt - before).to.be.at.least(60_000);
+    }
+    expect(t.services.outbox.providerState).to.equal('up');
+    // No call before the minute is over, for a new message either.
+    const [third] = await sendPhotos(t, alice, bob, 1);
+    clock.advance(59_000);
+    expect(await t.drainPushes()).to.equal(0);
+    expect(g.pushCalls).to.deep.equal([]);
+    expect(await jobOf(t, third)).to.include({ state: 'pending', attempts: 0 });
+
+    clock.advance(1000);
+    expect(await t.drainPushes()).to.equal(3);
+    expect(g.pushCalls).to.deep.equal([{ kind: 'batch', size: 3 }]);
+    expect(await jobStates(t)).to.deep.equal({ sent: 3 });
   });
 
   it('retries a push whose answer was lost with the same request_id, which GeTui drops as a repeat', async () => {

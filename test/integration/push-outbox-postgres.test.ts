@@ -8,7 +8,10 @@ import { pushJobsRepository } from '../../src/db/push-jobs-repository';
 import { usersRepository } from '../../src/db/users-repository';
 import { createLogger } from '../../src/logger';
 import { PushOutbox } from '../../src/outbox/push-outbox';
+import { GetuiClient } from '../../src/push/getui-client';
 import type { PushOutcome, PushProvider, PushRequest } from '../../src/push/push-provider';
+import { TestClock } from '../support/clock';
+import { GetuiStandin } from '../support/getui-standin';
 import { newMessage } from '../support/push-fixtures';
 
 /**
@@ -87,5 +90,84 @@ const adminUrl = process.env.TEST_DATABASE_URL;
     expect(handled.filter((n) => n > 0).length, 'the work was shared').to.be.greaterThan(1);
     const { byState } = await jobs.stats(Date.now());
     expect(byState).to.deep.include({ pending: 0, sending: 0, sent: 300 });
+  });
+
+  it('releases the jobs one worker parked on a GeTui outage when another sees GeTui answer again', async () => {
+    const db = pool();
+    await db.migrate.latest();
+    const uid = await usersRepository(db).insert({
+      cid: 'cid-2',
+      ukeyHash: 'y'.repeat(64),
+      regionNum: '86',
+      phoneNum: '+8613800000001',
+      phoneHash: 'i'.repeat(64),
+      nickname: 'Sam',
+      regTime: 1,
+    });
+    const messages = messagesRepository(db);
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++)
+      ids.push((await messages.insertWithPushJob(newMessage(uid, uid), 1))!.messageId);
+
+    const g = await new GetuiStandin().start();
+    const clock = new TestClock();
+    g.now = clock.now;
+    try {
+      const settings = { ...loadConfig({}).push, batchSize: 20 };
+      /** An instance: its own pool, GeTui client and outbox; counts its calls to GeTui. */
+      const instance = () => {
+        const client = new GetuiClient({
+          ...g.credentials,
+          baseUrl: g.baseUrl,
+          ttlMs: 60_000,
+          timeoutMs: 5000,
+          logger: createLogger('silent'),
+          now: clock.now,
+        });
+        let calls = 0;
+        const provider: PushProvider = {
+          name: client.name,
+          maxBatch: client.maxBatch,
+          send: (r) => (calls++, client.send(r)),
+          sendBatch: (rs, onOutcome) => (calls++, client.sendBatch(rs, onOutcome)),
+        };
+        const jobs = pushJobsRepository(pool());
+        const outbox = new PushOutbox({
+          jobs,
+          provider,
+          logger: createLogger('silent'),
+          settings,
+          now: clock.now,
+        });
+        return { outbox, calls: () => calls };
+      };
+      const [a, b] = [instance(), instance()];
+      const parked = () =>
+        db('push_jobs').whereIn('message_id', ids).whereNotNull('parked_at').pluck('message_id');
+
+      await g.outage();
+      expect(await a.outbox.runOnce()).to.equal(20);
+      const parkedByA: number[] = await parked();
+      expect(parkedByA).to.have.length(20);
+      expect(await b.outbox.runOnce()).to.equal(20);
+      expect(await parked()).to.have.length(40);
+      expect([a.outbox.providerState, b.outbox.providerState]).to.deep.equal(['failing', 'failing']);
+
+      await g.recover();
+      clock.advance(settings.probeMs);
+      // Only b looks: its probe is answered, and its release (an UPDATE) frees a's jobs too.
+      expect(await b.outbox.drain()).to.equal(40);
+      expect(a.calls(), 'a made no call after the outage began').to.equal(1);
+      expect(b.calls()).to.equal(1 + 1 + 2); // its failed batch, the probe, the 39 others in two batches
+      const sent = await db('push_jobs')
+        .whereIn('message_id', ids)
+        .where('state', 'sent')
+        .pluck('message_id');
+      expect(sent).to.have.members(ids);
+      expect(new Set(g.accepted.map((p) => p.transmission.message_id)).size).to.equal(40);
+      expect(g.repeats).to.deep.equal([]);
+    } finally {
+      await g.close();
+    }
   });
 });

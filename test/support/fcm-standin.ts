@@ -5,13 +5,28 @@ import { HttpStandin, Waiters, type StandinReply, type StandinRequest } from './
 /**
  * A local Google OAuth2 token endpoint and FCM HTTP v1 send endpoint. It verifies the JWT assertion's
  * RS256 signature with the service account's public key and its claims, the bearer token on each send,
- * and the message rules: string-only data, android.priority HIGH, ttl as a duration, 4096-byte payload.
+ * and the message rules: string-only data, android.priority HIGH, ttl as a duration, 4096-byte payload,
+ * string collapse_key and notification fields.
  */
 export interface FcmAccepted {
   name: string;
   token: string;
   data: Record<string, string>;
-  android: { priority: string; ttl: string };
+  android: {
+    priority: string;
+    ttl: string;
+    collapse_key?: string;
+    notification?: { title?: string; body?: string; tag?: string };
+  };
+}
+
+/** The registration token a send is for ('' when the body is not a message). */
+function tokenOf(body: string): string {
+  try {
+    return String((JSON.parse(body) as { message?: { token?: unknown } }).message?.token ?? '');
+  } catch {
+    return '';
+  }
 }
 
 export type FcmFailure = { status: number; errorStatus: string; errorCode?: string; retryAfter?: string };
@@ -28,6 +43,7 @@ export class FcmStandin {
   readonly issuedTokens: string[] = [];
   private readonly liveTokens = new Set<string>();
   private failures: FcmFailure[] = [];
+  private gate: { opened: Promise<void>; waiting: number; match: (token: string) => boolean } | null = null;
   private readonly waiters = new Waiters();
   private readonly http = new HttpStandin((req) => this.handle(req));
 
@@ -64,6 +80,34 @@ export class FcmStandin {
     for (let i = 0; i < n; i++) this.failures.push(failure);
   }
 
+  /** Forgets the failures failNext queued and not yet answered. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
+  /**
+   * Sends wait (their request read, nothing answered) until the returned function is called; `arrived`
+   * resolves once `n` are waiting. Released, each is processed as if it had just arrived: one whose
+   * client has gone meanwhile is still accepted, as FCM does with a request it received whole.
+   */
+  hold(
+    n = 1,
+    match: (token: string) => boolean = () => true,
+  ): { release: () => void; arrived: Promise<void>; waiting: () => number } {
+    let release!: () => void;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    const gate = { opened, waiting: 0, match };
+    this.gate = gate;
+    return {
+      release: () => {
+        this.gate = null;
+        release();
+      },
+      arrived: this.waiters.until(() => gate.waiting >= n),
+      waiting: () => gate.waiting,
+    };
+  }
+
   /** Every access token issued so far stops working: sends answer 401. */
   expireTokens(): void {
     this.liveTokens.clear();
@@ -78,10 +122,17 @@ export class FcmStandin {
     return { status, body: { error: { code: status, status: 'INVALID_ARGUMENT', message: text } } };
   }
 
-  private handle(req: StandinRequest): StandinReply {
+  private async handle(req: StandinRequest): Promise<StandinReply> {
     if (req.method === 'POST' && req.path === '/token') return this.token(req);
-    if (req.method === 'POST' && req.path === `/v1/projects/${this.projectId}/messages:send`)
+    if (req.method === 'POST' && req.path === `/v1/projects/${this.projectId}/messages:send`) {
+      const gate = this.gate;
+      if (gate && gate.match(tokenOf(req.body))) {
+        gate.waiting += 1;
+        this.waiters.notify();
+        await gate.opened;
+      }
       return this.send(req);
+    }
     return this.violation(404, `unknown ${req.method} ${req.path}`);
   }
 
@@ -158,9 +209,17 @@ export class FcmStandin {
     }
     if (Buffer.byteLength(JSON.stringify(data)) > 4096)
       return this.violation(400, 'send: payload over 4096 bytes');
-    const android = m.android as { priority?: string; ttl?: string } | undefined;
+    const android = m.android as FcmAccepted['android'] | undefined;
     if (android?.priority !== 'HIGH') return this.violation(400, 'send: android.priority');
     if (!/^\d+(\.\d{1,9})?s$/.test(android.ttl ?? '')) return this.violation(400, 'send: android.ttl');
+    if (android.collapse_key !== undefined && typeof android.collapse_key !== 'string')
+      return this.violation(400, 'send: android.collapse_key');
+    const n = android.notification;
+    if (
+      n !== undefined &&
+      ['title', 'body', 'tag'].some((k) => !['string', 'undefined'].includes(typeof n[k as 'tag']))
+    )
+      return this.violation(400, 'send: android.notification');
     if (this.unregistered.has(m.token)) {
       return {
         status: 404,
@@ -181,7 +240,7 @@ export class FcmStandin {
       name,
       token: m.token,
       data: data as Record<string, string>,
-      android: android as FcmAccepted['android'],
+      android,
     });
     this.waiters.notify();
     return { status: 200, body: { name } };

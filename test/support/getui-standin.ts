@@ -18,9 +18,11 @@ export interface AcceptedPush {
   taskId: string;
   /** push_message.transmission, parsed. */
   transmission: Record<string, unknown>;
-  notification: { title: string; body: string; click_type: string; payload: string };
+  notification: { title: string; body: string; click_type: string; payload: string; notify_id?: number };
   ttl: number;
   via: 'single' | 'batch';
+  /** When it was accepted, by the stand-in's clock. */
+  at: number;
 }
 
 /** What the next push calls answer instead of processing. */
@@ -28,6 +30,8 @@ export type Failure =
   | { status: number; text?: string; retryAfter?: string } // e.g. 503 from a gateway
   | { status: number; code: number; msg: string } // a GeTui answer
   | { acceptThenDrop: true }; // the push is accepted, its answer lost
+/** A failure that answers in place of GeTui. */
+type Refusal = Exclude<Failure, { acceptThenDrop: true }>;
 
 const CLICK_TYPES = ['intent', 'url', 'payload', 'payload_custom', 'startapp', 'none'];
 const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
@@ -51,6 +55,8 @@ export class GetuiStandin {
   readonly issuedTokens: string[] = [];
   private readonly liveTokens = new Set<string>();
   private failures: Failure[] = [];
+  /** While set, every call (auth included) answers with it: GeTui is down. */
+  private down: Refusal | null = null;
   private gate: { opened: Promise<void>; waiting: number } | null = null;
   private readonly waiters = new Waiters();
   private readonly http = new HttpStandin((req) => this.handle(req));
@@ -84,6 +90,21 @@ export class GetuiStandin {
   /** The next n push calls answer with `failure`. */
   failNext(n: number, failure: Failure): void {
     for (let i = 0; i < n; i++) this.failures.push(failure);
+  }
+
+  /**
+   * GeTui goes down until recover(): every call answers with `failure` (by default a gateway's 503 page), or
+   * with 'refuse' connections to its port are refused.
+   */
+  async outage(failure: Refusal | 'refuse' = { status: 503 }): Promise<void> {
+    if (failure === 'refuse') await this.http.refuseConnections();
+    else this.down = failure;
+  }
+
+  /** GeTui is back: calls are processed again. */
+  async recover(): Promise<void> {
+    this.down = null;
+    await this.http.start();
   }
 
   /** Every issued token stops working, as when one expires on GeTui's side: calls answer 10001. */
@@ -134,6 +155,7 @@ export class GetuiStandin {
       return this.violation('body is not JSON');
     }
     const path = req.path.slice(prefix.length);
+    if (this.down) return this.fail(this.down);
     if (path === '/auth') return this.auth(body);
     const token = req.headers.token;
     if (typeof token !== 'string' || !this.liveTokens.has(token)) {
@@ -148,19 +170,21 @@ export class GetuiStandin {
       await this.gate.opened;
     }
     const failure = this.failures.shift();
-    if (failure && !('acceptThenDrop' in failure)) this.failedCalls += 1;
-    if (failure && 'status' in failure && !('code' in failure)) {
-      return {
-        status: failure.status,
-        body: failure.text ?? 'Service Unavailable',
-        headers: failure.retryAfter ? { 'Retry-After': failure.retryAfter } : {},
-      };
-    }
-    if (failure && 'code' in failure)
-      return { status: failure.status, body: { code: failure.code, msg: failure.msg } };
+    if (failure && !('acceptThenDrop' in failure)) return this.fail(failure);
     const reply = path === '/push/single/cid' ? this.single(body) : this.batch(body);
     this.waiters.notify();
     return failure && 'acceptThenDrop' in failure ? { ...reply, drop: true } : reply;
+  }
+
+  /** An injected failure's answer. */
+  private fail(failure: Refusal): StandinReply {
+    this.failedCalls += 1;
+    if ('code' in failure) return { status: failure.status, body: { code: failure.code, msg: failure.msg } };
+    return {
+      status: failure.status,
+      body: failure.text ?? 'Service Unavailable',
+      headers: failure.retryAfter ? { 'Retry-After': failure.retryAfter } : {},
+    };
   }
 
   private auth(body: Record<string, unknown>): StandinReply {
@@ -207,6 +231,13 @@ export class GetuiStandin {
     if (n.click_type === 'payload' && (typeof n.payload !== 'string' || n.payload.length > 3072)) {
       return 'notification.payload';
     }
+    const notifyId = n.notify_id;
+    if (
+      notifyId !== undefined &&
+      !(Number.isInteger(notifyId) && (notifyId as number) >= 0 && (notifyId as number) <= 2_147_483_647)
+    ) {
+      return 'notification.notify_id: an integer in [0, 2147483647]';
+    }
     return null;
   }
 
@@ -228,6 +259,7 @@ export class GetuiStandin {
         .android.ups.notification,
       ttl: (m.settings as { ttl: number }).ttl,
       via,
+      at: this.now(),
     };
     this.accepted.push(push);
     return push;

@@ -27,8 +27,10 @@ export class HttpStandin {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Listens on a random loopback port, or again on the same one after refuseConnections(). */
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
+    if (this.server?.listening) return this;
+    this.server ??= http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -59,9 +61,20 @@ export class HttpStandin {
         );
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
+  }
+
+  /**
+   * Stops listening and drops every open connection, as a host that is down: connections to the port are
+   * refused until start() listens on it again.
+   */
+  async refuseConnections(): Promise<void> {
+    if (!this.server?.listening) return;
+    const closed = new Promise((resolve) => this.server!.close(resolve));
+    this.server.closeAllConnections();
+    await closed;
   }
 
   async close(): Promise<void> {

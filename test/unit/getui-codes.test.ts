@@ -31,6 +31,22 @@ describe('GeTui answers (the table of docs/push-providers.md)', () => {
     expect(kind({ code: 99999, httpStatus: 400 }).kind).to.equal('failed');
   });
 
+  it('tells an outage (every push would fail alike) from a limit on our calls', () => {
+    const cause = (a: Partial<GetuiAnswer>) => {
+      const v = kind(a);
+      return v.kind === 'retry' ? v.cause : v.kind;
+    };
+    expect(cause({ code: 2 })).to.equal('outage'); // service starting
+    expect(cause({ code: 30019 })).to.equal('outage'); // system busy
+    expect(cause({ code: 301 })).to.equal('outage'); // wrong data centre: every call alike
+    expect(cause({ httpStatus: 503 })).to.equal('outage'); // a gateway's page
+    expect(cause({ code: 99999, httpStatus: 500 })).to.equal('outage');
+    expect(cause({ code: 10003 })).to.equal('rate_limit');
+    expect(cause({ code: 10005 })).to.equal('rate_limit');
+    expect(cause({ code: 30001 })).to.equal('rate_limit');
+    expect(kind({ httpStatus: 429 })).to.deep.include({ cause: 'rate_limit', retryAfterMs: 60_000 });
+  });
+
   it('keeps a Retry-After longer than the code’s own floor', () => {
     expect(kind({ code: 10005, retryAfterMs: 90_000 })).to.deep.include({ retryAfterMs: 90_000 });
   });
