@@ -122,7 +122,7 @@ describe('push outbox', () => {
     const [id] = await sendPhotos(t, alice, bob, 1);
     const { db } = t.services;
     await db('push_jobs').where({ message_id: id }).update({ parked_at: 1, provider: 'getui' });
-    const name = '20261122000000_add_parked_at_to_push_jobs';
+    const name = '20261201000400_add_parked_at_to_push_jobs';
     const [, undone] = await db.migrate.down({ name });
     expect(undone).to.deep.equal([name]);
     expect(await db.schema.hasColumn('push_jobs', 'parked_at')).to.equal(false);

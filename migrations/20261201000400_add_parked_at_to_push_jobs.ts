@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dropColumns } from '../src/db/schema-changes';
 
 /**
  * push_jobs.parked_at: set when a job went back to pending because its provider was down (an outage, not
@@ -19,12 +20,5 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`drop index ${INDEX}`);
-  if (knex.client.config.client === 'sqlite3' || knex.client.config.client === 'better-sqlite3') {
-    // knex's SQLite dropColumn copies the table; SQLite 3.35+ drops a plain, unindexed column in place.
-    await knex.raw('ALTER TABLE push_jobs DROP COLUMN parked_at');
-    return;
-  }
-  await knex.schema.alterTable('push_jobs', (t) => {
-    t.dropColumn('parked_at');
-  });
+  await dropColumns(knex, 'push_jobs', ['parked_at']);
 }
