@@ -25,7 +25,7 @@ export function notifyIdOf(messageId: number): number {
   return crypto.createHash('sha256').update(String(messageId)).digest().readUInt32BE(0) & MAX_NOTIFY_ID;
 }
 
-/** The push for a claimed job: the seed's payload, and a notification naming the sender. */
+/** The push for a claimed job: the original protocol's payload, and a notification naming the sender. */
 export function pushRequest(job: ClaimedJob): PushRequest {
   const { messageId } = job.message;
   return {
@@ -34,7 +34,6 @@ export function pushRequest(job: ClaimedJob): PushRequest {
     payload: messagePayload(job.message, job.sender),
     title: 'New photo',
     body: `${job.sender.nickname} sent you a photo`,
-    tag: `pushpic-${messageId}`,
     notifyId: notifyIdOf(messageId),
   };
 }

@@ -90,19 +90,16 @@ export class FcmClient implements PushProvider {
   async send(request: PushRequest): Promise<PushOutcome> {
     // Data values must be strings.
     const data = Object.fromEntries(Object.entries(request.payload).map(([k, v]) => [k, String(v)]));
-    // FCM has no idempotency key: a push repeated after a lost answer or a crash is delivered again. One
-    // collapse key per message lets FCM keep only the last copy for an offline phone, and the tag makes
-    // Android replace the notification shown for it rather than add a second one.
+    // A data message, no notification: the app's onMessageReceived runs in the background too, so it can
+    // fetch the pending list and show its own notification with the preview, tagged by message_id. FCM has
+    // no idempotency key: a push repeated after a lost answer or a crash is delivered again, and the app
+    // deduplicates on message_id. No collapse key: FCM keeps at most four of them per offline device,
+    // with no saying which, while it stores up to 100 non-collapsible messages.
     const body = JSON.stringify({
       message: {
         token: request.cid,
         data,
-        android: {
-          priority: 'HIGH',
-          ttl: `${this.o.ttlMs / 1000}s`,
-          collapse_key: request.tag,
-          notification: { title: request.title, body: request.body, tag: request.tag },
-        },
+        android: { priority: 'HIGH', ttl: `${this.o.ttlMs / 1000}s` },
       },
     });
     if (Buffer.byteLength(JSON.stringify(data)) > MAX_PAYLOAD_BYTES) {

@@ -30,11 +30,9 @@ export interface PushRequest {
   title: string;
   body: string;
   /**
-   * The same for every push of one message, so that a repeat replaces rather than adds: FCM's
-   * android.collapse_key and notification tag.
+   * The same for every push of one message, so that a repeat on a maker channel replaces the notification
+   * rather than adds one: GeTui's notify_id, an integer in [0, 2147483647].
    */
-  tag: string;
-  /** The same role as an integer in [0, 2147483647]: GeTui's notify_id on maker channels. */
   notifyId: number;
 }
 

@@ -142,7 +142,6 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
         payload,
         title: 't',
         body: 'b',
-        tag: `pushpic-${i}`,
         notifyId: i,
       });
     const first = await Promise.all([1, 2, 3, 4, 5].map(push));
