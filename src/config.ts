@@ -210,9 +210,17 @@ function missingProviderSettings(present: Record<string, string | undefined>): s
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
+/**
+ * A setting that does not work, found by the config check or anywhere else during start-up: the server
+ * prints its message (one line per problem) and exits 78 (EX_CONFIG).
+ */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    super(
+      problems.length === 1
+        ? `pushpic cannot start: ${problems[0]}`
+        : `pushpic cannot start:\n  ${problems.join('\n  ')}`,
+    );
     this.name = 'ConfigError';
   }
 }
