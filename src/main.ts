@@ -7,6 +7,7 @@ import { listen } from './http/listen';
 import { createHttpServer } from './http/server';
 import { createLogger } from './logger';
 import { createServices, type Services } from './services';
+import { checkUploadDir } from './storage/upload-dir';
 
 /**
  * Start-up, in the order a problem is cheapest to find. Anything that throws a ConfigError on the way
@@ -15,6 +16,7 @@ import { createServices, type Services } from './services';
 async function start(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  checkUploadDir(config.uploadDir);
   const db = createDb(config.database);
   // Before the database: a push provider whose settings do not work stops the start.
   const services = createServices(config, db, logger);

@@ -5,6 +5,9 @@ import { expect } from 'chai';
 import { buildOnce } from '../support/build';
 import { COMPILED, runUntilExit, type Finished } from '../support/server-process';
 
+/** Root ignores file modes: an unwritable folder is tested as the unprivileged user. */
+const UNPRIVILEGED = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+
 /** A start refused the way the README promises: exit 78, one line naming the setting, no stack trace. */
 function expectRefused(res: Finished, setting: string): string {
   expect(res.status, res.stderr).to.equal(78);
@@ -45,5 +48,21 @@ describe('start-up that cannot happen: one line naming the setting, exit 78', fu
 
   it('HOST that is not an address', async () => {
     expect(expectRefused(await startCompiled({ ...env, HOST: '999.1.1.1' }), 'HOST')).to.include('999.1.1.1');
+  });
+
+  it('UPLOAD_DIR that is a file', async () => {
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, '');
+    expect(expectRefused(await startCompiled({ ...env, UPLOAD_DIR: file }), 'UPLOAD_DIR')).to.include(
+      `${file} is not a folder`,
+    );
+  });
+
+  it('UPLOAD_DIR that is not writable', async () => {
+    const uploads = path.join(dir, 'read-only');
+    fs.mkdirSync(uploads, { mode: 0o555 });
+    fs.chmodSync(uploads, 0o555);
+    const res = await startCompiled({ ...env, UPLOAD_DIR: uploads }, UNPRIVILEGED);
+    expect(expectRefused(res, 'UPLOAD_DIR')).to.include(`${uploads} is not writable`);
   });
 });
