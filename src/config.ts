@@ -42,7 +42,15 @@ const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0).max(65535).default(3000),
   /** PostgreSQL connection string. Empty means the embedded SQLite database at SQLITE_FILE. */
-  DATABASE_URL: z.string().default(''),
+  DATABASE_URL: z
+    .string()
+    .refine(
+      (v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v),
+      // Never the value itself: it may carry a password.
+      'must be a PostgreSQL URL such as postgres://user:password@host:5432/database',
+    )
+    .or(z.literal(''))
+    .default(''),
   /** PostgreSQL schema to use (search_path); empty means the server's default (public). */
   DATABASE_SCHEMA: z
     .string()
@@ -51,6 +59,8 @@ const schema = z.object({
     .default(''),
   SQLITE_FILE: z.string().default('./data/pushpic.sqlite'),
   MIGRATE_ON_START: bool.default(true),
+  /** How long start-up waits for a database that refuses connections or is still starting up. */
+  DATABASE_CONNECT_TIMEOUT: duration.prefault('30s'),
   UPLOAD_DIR: z.string().default('./uploads'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 * 1024),
   BLOB_STORE: z.enum(['local', 's3']).default('local'),
@@ -125,6 +135,7 @@ export interface Config {
     readonly schema: string | null;
     readonly sqliteFile: string;
     readonly migrateOnStart: boolean;
+    readonly connectTimeoutMs: number;
   };
   readonly uploadDir: string;
   readonly maxUploadBytes: number;
@@ -275,6 +286,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       schema: c.DATABASE_SCHEMA || null,
       sqliteFile: path.resolve(c.SQLITE_FILE),
       migrateOnStart: c.MIGRATE_ON_START,
+      connectTimeoutMs: c.DATABASE_CONNECT_TIMEOUT,
     },
     uploadDir: path.resolve(c.UPLOAD_DIR),
     maxUploadBytes: c.MAX_UPLOAD_BYTES,

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config';
+import { connectDatabase } from './db/connect';
 import { createDb } from './db/knex';
 import { migrateToLatest } from './db/migrate';
 import { listen } from './http/listen';
@@ -17,12 +18,11 @@ async function start(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   checkUploadDir(config.uploadDir);
-  const db = createDb(config.database);
+  const db = createDb(config.database, logger);
   // Before the database: a push provider whose settings do not work stops the start.
   const services = createServices(config, db, logger);
+  await connectDatabase(db, config.database, logger);
   if (config.database.migrateOnStart) await migrateToLatest(db, logger, config.database.schema);
-  // Opens the database connection now (on SQLite, the one the hot statements' lane shares with knex).
-  await db.raw('select 1');
   await services.limiters.ready();
   services.outbox.start();
   const server = createHttpServer(services);
