@@ -66,12 +66,12 @@ function pgProblem(err: unknown, url: string, waitedMs: number | null): string {
 }
 
 function sqliteProblem(err: unknown, file: string): string {
-  const code = codeOf(err);
+  const code = codeOf(err) ?? '';
   const message = String((err as Error)?.message ?? err);
-  return (
-    `SQLITE_FILE: cannot open ${file}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}; ` +
-    'the file and its folder must be writable by the user pushpic runs as'
-  );
+  const hint = /^SQLITE_(NOTADB|CORRUPT)/.test(code)
+    ? 'point it at pushpic’s database, or at a new file'
+    : 'the file and its folder must be writable by the user pushpic runs as';
+  return `SQLITE_FILE: cannot open ${file}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}; ${hint}`;
 }
 
 function formatMs(ms: number): string {
@@ -116,33 +116,36 @@ async function probe(db: Db, database: DatabaseConfig): Promise<void> {
  * opened) stops at once. Every failure is a ConfigError naming the setting to look at.
  */
 export async function connectDatabase(db: Db, database: DatabaseConfig, logger: Logger): Promise<void> {
-  const started = Date.now();
-  const deadline = started + database.connectTimeoutMs;
-  for (let attempt = 1, delay = 100; ; attempt++, delay = Math.min(delay * 2, 2000)) {
+  const { url } = database;
+  if (!url) {
     try {
-      // A connection attempt that hangs (packets dropped) ends with the wait, at least a second from now.
-      let expire: NodeJS.Timeout | undefined;
-      const expired = new Promise<never>((_, reject) => {
-        const ms = Math.max(deadline - Date.now(), 1000);
-        expire = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), ms);
-      });
-      try {
-        await Promise.race([probe(db, database), expired]);
-      } finally {
-        clearTimeout(expire);
-      }
-      return;
+      return await probe(db, database);
+    } catch (err) {
+      throw new ConfigError([sqliteProblem(err, database.sqliteFile)]);
+    }
+  }
+  const deadline = Date.now() + database.connectTimeoutMs;
+  for (let attempt = 1, delay = 100; ; attempt++, delay = Math.min(delay * 2, 2000)) {
+    // A connection attempt that hangs (packets dropped) ends with the wait, at least a second from now.
+    let expire: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      const ms = Math.max(deadline - Date.now(), 1000);
+      expire = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), ms);
+    });
+    try {
+      return await Promise.race([probe(db, database), expired]);
     } catch (err) {
       if (err instanceof ConfigError) throw err;
-      if (!database.url) throw new ConfigError([sqliteProblem(err, database.sqliteFile)]);
+      if (!isTransient(err)) throw new ConfigError([pgProblem(err, url, null)]);
       const left = deadline - Date.now();
-      if (!isTransient(err)) throw new ConfigError([pgProblem(err, database.url, null)]);
-      if (left <= 0) throw new ConfigError([pgProblem(err, database.url, database.connectTimeoutMs)]);
+      if (left <= 0) throw new ConfigError([pgProblem(err, url, database.connectTimeoutMs)]);
       logger.warn(
         { event: 'db.waiting', attempt, code: codeOf(err), err },
         'the database does not take connections yet; trying again',
       );
       await sleep(Math.min(delay, left));
+    } finally {
+      clearTimeout(expire);
     }
   }
 }
