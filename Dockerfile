@@ -2,10 +2,11 @@
 #   docker build -t pushpic .
 #   docker run -d --name pushpic -p 3000:3000 -v pushpic-data:/app/data -v pushpic-uploads:/app/uploads pushpic
 #   docker stop -t 30 pushpic   (the default 10 s can cut a shutdown short: see the README's Deployment)
-ARG NODE_VERSION=24
+# 26 or 22, the Node lines pushpic supports (on Node 24.19 and later better-sqlite3 12 aborts the process).
+ARG NODE_VERSION=26
 
 # Compilers for better-sqlite3, in case no prebuilt binary matches this Node and platform.
-FROM node:${NODE_VERSION}-bookworm-slim AS toolchain
+FROM node:${NODE_VERSION}-slim AS toolchain
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -23,7 +24,7 @@ RUN npm run build
 FROM toolchain AS production-dependencies
 RUN npm ci --omit=dev && npm cache clean --force
 
-FROM node:${NODE_VERSION}-bookworm-slim
+FROM node:${NODE_VERSION}-slim
 ENV NODE_ENV=production \
     SQLITE_FILE=/app/data/pushpic.sqlite \
     UPLOAD_DIR=/app/uploads
