@@ -1,5 +1,7 @@
-// Used by ops: `npx knex migrate:latest | migrate:rollback | migrate:status`. Reads the same settings
-// as the server (DATABASE_URL, or SQLITE_FILE for the embedded database).
+// For developers: `npx knex migrate:status | migrate:latest | migrate:rollback` run the
+// TypeScript migrations through ts-node, on the same settings as the server (DATABASE_URL, or SQLITE_FILE).
+// Ops use `npm run migrate` (scripts/migrate.ts), which runs from the compiled code and whose status
+// changes nothing (knex's creates its bookkeeping tables).
 import { loadConfig } from './src/config';
 import { knexConfig } from './src/db/knex';
 import fs from 'node:fs';

@@ -1,8 +1,10 @@
-// `npm run outbox`: what the push outbox holds, for ops. Reads the same settings as the server
-// (DATABASE_URL, or SQLITE_FILE); changes nothing. `npm run outbox -- --json` prints the same as JSON.
+// `npm run outbox` (or `node dist/scripts/outbox.js`): what the push outbox holds, for ops; see HELP.
 import fs from 'node:fs';
-import { loadConfig } from '../src/config';
+import pino from 'pino';
+import { ConfigError, loadConfig } from '../src/config';
+import { connectDatabase } from '../src/db/connect';
 import { createDb } from '../src/db/knex';
+import { createLogger } from '../src/logger';
 import { pushJobsRepository, type OutboxStats, type PushJob } from '../src/db/push-jobs-repository';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -50,27 +52,51 @@ export function formatOutboxReport(stats: OutboxStats, now: number, database: st
   return lines.join('\n');
 }
 
-async function main(): Promise<number> {
+export const HELP = `Usage: npm run outbox [-- --json]
+   or: node dist/scripts/outbox.js [--json]
+
+Prints what the push outbox holds: the jobs by state, how many are due, the oldest due job, the next
+retry and the last errors. Changes nothing.
+
+Options:
+  --json  the same as JSON
+  --help  this text
+
+Reads the server's settings: DATABASE_URL and DATABASE_SCHEMA for PostgreSQL, else SQLITE_FILE;
+DATABASE_CONNECT_TIMEOUT (how long to wait for a database that is starting up).
+
+Exit status: 0 printed, 1 no outbox there yet, 64 wrong usage, 78 settings or a database that do not work.`;
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const unknown = args.filter((a) => a !== '--json');
+  if (unknown.length) {
+    console.error(`Unknown arguments: ${unknown.join(' ')} (options: --json, --help)`);
+    return 64; // EX_USAGE
+  }
   const config = loadConfig();
   const database = config.database.url ? 'postgresql (DATABASE_URL)' : `sqlite ${config.database.sqliteFile}`;
   if (!config.database.url && !fs.existsSync(config.database.sqliteFile)) {
     console.error(`No database at ${config.database.sqliteFile}: has the server run with these settings?`);
     return 1;
   }
-  const db = createDb(config.database);
+  const logger = createLogger('warn', pino.destination(2)); // knex's messages, on stderr
+  const db = createDb(config.database, logger);
   try {
+    await connectDatabase(db, config.database, logger);
     if (!(await db.schema.hasTable('push_jobs'))) {
       console.error(
-        'No push_jobs table: apply migrations first (npx knex migrate:latest, or start the server).',
+        'No push_jobs table: apply the migrations first (npm run migrate -- latest, or start the server).',
       );
       return 1;
     }
     const now = Date.now();
     const stats = await pushJobsRepository(db).stats(now);
     console.log(
-      process.argv.includes('--json')
-        ? JSON.stringify(stats, null, 2)
-        : formatOutboxReport(stats, now, database),
+      args.includes('--json') ? JSON.stringify(stats, null, 2) : formatOutboxReport(stats, now, database),
     );
     return 0;
   } finally {
@@ -79,9 +105,13 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-  main().then(
+  main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
+      if (err instanceof ConfigError) {
+        console.error(err.problems.join('\n'));
+        process.exit(78); // EX_CONFIG
+      }
       console.error(err instanceof Error ? err.message : String(err));
       process.exit(1);
     },

@@ -42,7 +42,15 @@ const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0).max(65535).default(3000),
   /** PostgreSQL connection string. Empty means the embedded SQLite database at SQLITE_FILE. */
-  DATABASE_URL: z.string().default(''),
+  DATABASE_URL: z
+    .string()
+    .refine(
+      (v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v),
+      // Never the value itself: it may carry a password.
+      'must be a PostgreSQL URL such as postgres://user:password@host:5432/database',
+    )
+    .or(z.literal(''))
+    .default(''),
   /** PostgreSQL schema to use (search_path); empty means the server's default (public). */
   DATABASE_SCHEMA: z
     .string()
@@ -51,6 +59,8 @@ const schema = z.object({
     .default(''),
   SQLITE_FILE: z.string().default('./data/pushpic.sqlite'),
   MIGRATE_ON_START: bool.default(true),
+  /** How long start-up waits for a database that refuses connections or is still starting up. */
+  DATABASE_CONNECT_TIMEOUT: duration.prefault('30s'),
   UPLOAD_DIR: z.string().default('./uploads'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 * 1024),
   BLOB_STORE: z.enum(['local', 's3']).default('local'),
@@ -128,6 +138,7 @@ export interface Config {
     readonly schema: string | null;
     readonly sqliteFile: string;
     readonly migrateOnStart: boolean;
+    readonly connectTimeoutMs: number;
   };
   readonly uploadDir: string;
   readonly maxUploadBytes: number;
@@ -215,9 +226,17 @@ function missingProviderSettings(present: Record<string, string | undefined>): s
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
+/**
+ * A setting that does not work, found by the config check or anywhere else during start-up: the server
+ * prints its message (one line per problem) and exits 78 (EX_CONFIG).
+ */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    super(
+      problems.length === 1
+        ? `pushpic cannot start: ${problems[0]}`
+        : `pushpic cannot start:\n  ${problems.join('\n  ')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -272,6 +291,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       schema: c.DATABASE_SCHEMA || null,
       sqliteFile: path.resolve(c.SQLITE_FILE),
       migrateOnStart: c.MIGRATE_ON_START,
+      connectTimeoutMs: c.DATABASE_CONNECT_TIMEOUT,
     },
     uploadDir: path.resolve(c.UPLOAD_DIR),
     maxUploadBytes: c.MAX_UPLOAD_BYTES,

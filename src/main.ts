@@ -1,72 +1,77 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig } from './config';
+import { connectDatabase } from './db/connect';
 import { createDb } from './db/knex';
 import { migrateToLatest } from './db/migrate';
+import { listen } from './http/listen';
 import { createHttpServer } from './http/server';
 import { createLogger } from './logger';
-import { createServices } from './services';
+import { createServices, type Services } from './services';
+import { checkUploadDir } from './storage/upload-dir';
 
-function configOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78); // EX_CONFIG
-  }
-}
-
-async function main(): Promise<void> {
-  const config = configOrExit();
+/**
+ * Start-up, in the order a problem is cheapest to find. Anything that throws a ConfigError on the way
+ * (a setting that does not work) ends the start with its one line on stderr and exit 78.
+ */
+async function start(): Promise<void> {
+  const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const db = createDb(config.database);
-  // Before migrating: a push provider whose settings do not work stops the start (ConfigError).
+  checkUploadDir(config.uploadDir);
+  const db = createDb(config.database, logger);
+  // Before the database: a push provider whose settings do not work stops the start.
   const services = createServices(config, db, logger);
+  await connectDatabase(db, config.database, logger);
   if (config.database.migrateOnStart) await migrateToLatest(db, logger, config.database.schema);
-  // Opens the database connection now (on SQLite, the one the hot statements' lane shares with knex).
-  await db.raw('select 1');
   await services.claimStore(); // a store that is another database's stops the start (ConfigError)
   await services.limiters.ready();
   services.outbox.start();
   const server = createHttpServer(services);
-  await new Promise<void>((resolve, reject) => {
-    const refused = (err: NodeJS.ErrnoException) => {
-      // A port taken or not ours to bind is a setting to change, said in one line like the others.
-      const why = { EADDRINUSE: 'is already in use', EACCES: 'cannot be bound (permission denied)' }[
-        err.code!
-      ];
-      reject(why ? new ConfigError([`PORT: ${config.host}:${config.port} ${why}`]) : err);
-    };
-    server.once('error', refused);
-    server.listen(config.port, config.host, () => {
-      server.off('error', refused); // later server errors are not start-up's to swallow
-      resolve();
-    });
-  });
+  await listen(server, config.host, config.port);
+  // Before the line that says it listens: whoever waits for that line may stop the server at once, and
+  // until a handler is installed SIGTERM kills the process outright.
+  stopOnSignals(server, services, runSweeper(services));
   const port = (server.address() as AddressInfo).port;
   logger.info(
     {
       event: 'server.listening',
       host: config.host,
       port,
+      pid: process.pid,
       db: config.database.url ? 'postgresql' : 'sqlite',
       blob_store: services.blobs.kind,
       push: config.push.provider,
     },
     `pushpic listening on ${config.host}:${port}`,
   );
+}
 
-  // Reconcile files with rows and expire old messages: once now, then every SWEEP_INTERVAL.
-  let sweeping: Promise<unknown> = services.sweeper
+/** Reconciles files with rows and expires old messages: once now, then every SWEEP_INTERVAL. */
+function runSweeper({ sweeper, logger, config }: Services): { stop(): Promise<unknown> } {
+  const failed = (err: unknown) => logger.error({ event: 'sweeper.error', err }, 'sweep failed');
+  let sweeping: Promise<unknown> = sweeper
     .run()
     .then((report) => logger.info({ event: 'sweeper.startup', ...report }, 'startup sweep finished'))
-    .catch((err) => logger.error({ event: 'sweeper.error', err }, 'sweep failed'));
-  const sweepTimer = setInterval(() => {
-    sweeping = services.sweeper
-      .run()
-      .catch((err) => logger.error({ event: 'sweeper.error', err }, 'sweep failed'));
+    .catch(failed);
+  const timer = setInterval(() => {
+    sweeping = sweeper.run().catch(failed);
   }, config.sweepIntervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return sweeping;
+    },
+  };
+}
 
+/**
+ * SIGTERM or SIGINT: stop accepting at once, let open requests finish (their push jobs are committed; the
+ * worker keeps pushing meanwhile) for at most SHUTDOWN_TIMEOUT, then stop the outbox: the jobs it was handed
+ * and the batch in flight are sent and recorded, with time for a provider call of its own however long the
+ * requests took. Then close the database and exit 0.
+ */
+function stopOnSignals(server: Server, services: Services, sweeper: { stop(): Promise<unknown> }): void {
+  const { config, logger } = services;
   let stopping = false;
   // While stopping, a connection whose response just finished is closed at once instead of idling in
   // keep-alive until its timeout.
@@ -75,10 +80,11 @@ async function main(): Promise<void> {
       if (stopping) setImmediate(() => server.closeIdleConnections());
     });
   });
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    clearInterval(sweepTimer);
+    const stoppedSweeping = sweeper.stop();
     const closed = new Promise((resolve) => server.close(resolve)); // stops accepting at once
     server.closeIdleConnections();
     logger.info({ event: 'server.stopping', signal }, 'stopping: no new connections, finishing requests');
@@ -89,16 +95,12 @@ async function main(): Promise<void> {
       );
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
-    // Open requests finish (their push jobs are committed; the worker keeps pushing meanwhile), then the
-    // outbox stops: the jobs it was handed and the batch in flight are sent and recorded, with time for a
-    // provider call of its own however long the requests took.
-    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
     await Promise.race([closed, wait(config.shutdownTimeoutMs + 1000)]);
     clearTimeout(force);
     await Promise.race([services.outbox.stop(), wait(config.push.httpTimeoutMs + 1000)]);
-    await sweeping;
+    await stoppedSweeping;
     await services.limiters.close();
-    await db.destroy();
+    await services.db.destroy();
     logger.info({ event: 'server.stopped' }, 'stopped');
     process.exit(0);
   };
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
-main().catch((err) => {
+start().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78); // EX_CONFIG

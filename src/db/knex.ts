@@ -3,7 +3,8 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import type { Config } from '../config';
+import { ConfigError, type Config } from '../config';
+import type { Logger } from '../logger';
 import { MigrationSource } from './migration-source';
 import { holdConnection } from './sqlite-lane';
 import { checkpointOffThread } from './wal-checkpointer';
@@ -14,12 +15,31 @@ export type Db = Knex;
 // pushpic stores in one is far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/** knex's own messages (it prints them with console.log by default) as lines of the JSON log. */
+function knexLog(logger: Logger): Knex.Config['log'] {
+  const text = (message: unknown) => (typeof message === 'string' ? message : JSON.stringify(message));
+  return {
+    warn(message: unknown) {
+      // A failed connect is also rejected to whoever asked for the connection, who reports it: at warn,
+      // every failed attempt would be logged twice, once with knex's stack.
+      if (text(message).startsWith('Acquire connection error'))
+        logger.debug({ event: 'db.knex_warning' }, text(message));
+      else logger.warn({ event: 'db.knex_warning' }, text(message));
+    },
+    error: (message: unknown) => logger.error({ event: 'db.knex_error' }, text(message)),
+    deprecate: (message: unknown) => logger.warn({ event: 'db.knex_deprecation' }, text(message)),
+    debug: (message: unknown) => logger.debug({ event: 'db.knex_debug' }, text(message)),
+  };
+}
+
 /** The knex settings for a config: PostgreSQL when DATABASE_URL is set, else the embedded SQLite file. */
 export function knexConfig(
   database: Config['database'],
   onSqliteConnection?: (conn: BetterSqlite3.Database) => void,
+  logger?: Logger,
 ): Knex.Config {
   const migrations: Knex.MigratorConfig = { migrationSource: new MigrationSource() };
+  const log = logger ? knexLog(logger) : undefined;
   if (database.url) {
     return {
       client: 'pg',
@@ -27,6 +47,7 @@ export function knexConfig(
       searchPath: database.schema ? [database.schema] : undefined,
       pool: { min: 0, max: 10 },
       migrations,
+      log,
     };
   }
   return {
@@ -51,13 +72,24 @@ export function knexConfig(
       },
     },
     migrations,
+    log,
   };
 }
 
-export function createDb(database: Config['database']): Db {
-  if (!database.url) fs.mkdirSync(path.dirname(database.sqliteFile), { recursive: true });
+/** SQLite creates the database file but not its folder. */
+function makeSqliteFolder(file: string): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch (err) {
+    throw new ConfigError([`SQLITE_FILE: cannot create the folder of ${file}: ${(err as Error).message}`]);
+  }
+}
+
+/** A knex handle; nothing connects until the first query. With a logger, knex's messages go to it. */
+export function createDb(database: Config['database'], logger?: Logger): Db {
+  if (!database.url) makeSqliteFolder(database.sqliteFile);
   // The hot statements' lane (sqlite-lane.ts) runs on knex's own SQLite connection.
-  const db: Db = knexFactory(knexConfig(database, (conn) => holdConnection(db, conn)));
+  const db: Db = knexFactory(knexConfig(database, (conn) => holdConnection(db, conn), logger));
   return db;
 }
 

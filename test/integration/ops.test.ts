@@ -4,15 +4,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { buildOnce } from '../support/build';
 import { GetuiStandin } from '../support/getui-standin';
 import { jobOf, sendPhotos, twoUsers } from '../support/push-fixtures';
 import { startTestApp } from '../support/test-app';
 
 const root = path.resolve(__dirname, '../..');
 
-/** Runs a TypeScript entry point of the project as ops would, with only the given settings. */
-function run(entry: string, env: Record<string, string>) {
-  return spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', entry], {
+/** Runs an entry point of the project as ops would, with only the given settings. */
+function spawnEntry(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     encoding: 'utf8',
@@ -20,7 +21,20 @@ function run(entry: string, env: Record<string, string>) {
   });
 }
 
+/** A TypeScript entry point, from source. */
+const run = (entry: string, env: Record<string, string>) =>
+  spawnEntry(['-r', 'ts-node/register/transpile-only', entry], env);
+
+/** The outbox report as ops run it, from the compiled code (dist/, as after `npm run build`). */
+const outbox = (env: Record<string, string>, ...args: string[]) =>
+  spawnEntry(['dist/scripts/outbox.js', ...args], env);
+
 describe('ops: start-up checks and npm run outbox', () => {
+  before(function () {
+    this.timeout(120_000);
+    buildOnce();
+  });
+
   it('refuses to start with one message naming every missing setting of the push provider', () => {
     const res = run('src/main.ts', {
       PUSH_PROVIDER: 'getui',
@@ -95,7 +109,7 @@ describe('ops: start-up checks and npm run outbox', () => {
       const failingJob = await jobOf(t, failing);
       const dueJob = await jobOf(t, due);
 
-      const res = run('scripts/outbox.ts', t.env); // the app's own database, SQLite or PostgreSQL
+      const res = outbox(t.env); // the app's own database, SQLite or PostgreSQL
       expect(res.status, res.stderr).to.equal(0);
       expect(res.stdout).to.match(/pending\s+2\n/);
       expect(res.stdout).to.match(/sent\s+2\n/);
@@ -107,6 +121,22 @@ describe('ops: start-up checks and npm run outbox', () => {
       await t.close();
       await g.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--help prints what the report shows, its option and the settings it reads, and no report', async () => {
+    const t = await startTestApp();
+    try {
+      const res = outbox(t.env, '--help');
+      expect(res.status, res.stderr).to.equal(0);
+      for (const word of ['--json', 'DATABASE_URL', 'DATABASE_SCHEMA', 'SQLITE_FILE', 'jobs by state'])
+        expect(res.stdout).to.include(word);
+      expect(res.stdout).not.to.include('push outbox of');
+      const wrong = outbox(t.env, '--jsno');
+      expect(wrong.status).to.equal(64);
+      expect(wrong.stderr).to.include('--jsno');
+    } finally {
+      await t.close();
     }
   });
 });

@@ -5,8 +5,53 @@ import type { LogLine } from './log-sink';
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/** The server from its TypeScript source. */
+export const FROM_SOURCE = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/main.ts'];
+/** The compiled server, as production runs it (after `npm run build`). */
+export const COMPILED = [process.execPath, 'dist/src/main.js'];
+
+/** The settings every spawned server gets unless told otherwise. */
+function serverEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env };
+}
+
+export interface Finished {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the server with only the given settings until it exits by itself (a start that fails), without
+ * blocking this process (stand-ins in it answer meanwhile). uid/gid: run as that user (from root).
+ */
+export function runUntilExit(
+  env: Record<string, string>,
+  options: { uid?: number; gid?: number; command?: string[] } = {},
+): Promise<Finished> {
+  const [file, ...args] = options.command ?? FROM_SOURCE;
+  const proc = spawn(file, args, {
+    cwd: ROOT,
+    env: serverEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    uid: options.uid,
+    gid: options.gid,
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+}
+
 export interface ServerProcess {
   port: number;
+  /** The server's own process id, from its log (with `npm start`, proc is npm's). */
+  pid: number;
   url: string;
   proc: ChildProcess;
   logs: LogLine[];
@@ -15,13 +60,16 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `src/main.ts` in its own Node process, as `npm start` would, and waits until it listens. */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Starts the server in its own process (from source unless another command is given, e.g. COMPILED or
+ * `npm start`) and waits until it listens.
+ */
+export async function spawnServer(
+  env: Record<string, string>,
+  command: string[] = FROM_SOURCE,
+): Promise<ServerProcess> {
+  const [file, ...args] = command;
+  const proc = spawn(file, args, { cwd: ROOT, env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let stderr = '';
@@ -51,5 +99,6 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   };
   const listening = await waitFor((l) => l.event === 'server.listening');
   const port = Number(listening.port);
-  return { port, url: `http://127.0.0.1:${port}`, proc, logs, waitFor, exited };
+  const pid = Number(listening.pid);
+  return { port, pid, url: `http://127.0.0.1:${port}`, proc, logs, waitFor, exited };
 }

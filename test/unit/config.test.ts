@@ -90,4 +90,17 @@ describe('config', () => {
       /PUSH_PREVIEW[\s\S]*IMAGE_CONCURRENCY/,
     );
   });
+
+  it('waits 30 s for the database by default, and takes only a PostgreSQL URL, never echoing it', () => {
+    expect(loadConfig({}).database.connectTimeoutMs).to.equal(30_000);
+    expect(loadConfig({ DATABASE_CONNECT_TIMEOUT: '250ms' }).database.connectTimeoutMs).to.equal(250);
+    const url = 'postgresql://pushpic:secret@db:5432/pushpic';
+    expect(loadConfig({ DATABASE_URL: url }).database.url).to.equal(url);
+    for (const bad of ['not-a-url', 'mysql://root:secret@db/pushpic']) {
+      expect(() => loadConfig({ DATABASE_URL: bad }))
+        .to.throw(/^pushpic cannot start: DATABASE_URL: must be a PostgreSQL URL/)
+        .with.property('message')
+        .that.does.not.include('secret');
+    }
+  });
 });
