@@ -168,7 +168,7 @@ export class PushOutbox {
     await this.loop;
     if (waiting || this.woken || this.handed.length) {
       try {
-        // The jobs handed over, then (as before handing over existed) one claim for what a wake was holding.
+        // The jobs handed over, then one claim for what a wake was holding back for its batch window.
         while (this.handed.length) await this.runOnce(true);
         if (waiting || this.woken) await this.runOnce();
       } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * What the receiver's app gets in a push, and what GET /v1/messages lists: the seed's payload
+ * What the receiver's app gets in a push, and what GET /v1/messages lists: the original protocol's payload
  * (sender_region, sender_phone, message_id, message_key, send_time) plus filetype, sender_uid, size, and
  * what an app shows before downloading: the displayed width and height and a blurhash preview.
  */

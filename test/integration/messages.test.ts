@@ -113,7 +113,7 @@ describe('messages: send, list, download, delete', () => {
     }
   });
 
-  it('accepts the seed client’s credentials as multipart fields', async () => {
+  it('accepts the original protocol’s credentials as multipart fields', async () => {
     const res = await t.api
       .post('/v1/messages')
       .field('phone_hash', alice.phoneHash)

@@ -13,7 +13,7 @@ type Part = Parameters<typeof multipartBody>[0][number];
 /**
  * The send lane answers a photo sent with header credentials without Koa. These tests run a second server
  * on the same services whose Koa app counts the requests handed to it, and send each body twice: with the
- * credentials in the headers (the lane's) and with them in the multipart fields (the seed's form, which
+ * credentials in the headers (the lane's) and with them in the multipart fields (the original protocol's form, which
  * only Koa takes). Both must answer alike.
  */
 describe('send lane', () => {
