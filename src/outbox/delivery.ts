@@ -124,7 +124,10 @@ export class Delivery {
         logger.info({ event: 'push.sent', ...base, task_id: outcome.taskId }, 'push sent');
         return { jobId: job.jobId, state: 'sent', provider: provider.name, taskId: outcome.taskId ?? null };
       case 'retry': {
-        if (job.attempt >= settings.maxAttempts) {
+        // A provider that is down or limits us says nothing about this push: such a call is not counted
+        // against PUSH_MAX_ATTEMPTS (else an outage's probes would fail a small backlog for good).
+        const providerWide = outcome.cause === 'outage' || outcome.cause === 'rate_limit';
+        if (!providerWide && job.attempt >= settings.maxAttempts) {
           const error = `gave up after ${job.attempt} attempts: ${outcome.reason}`;
           logger.error({ event: 'push.failed', ...base, reason: error }, 'push failed for good');
           return { jobId: job.jobId, state: 'failed', provider: provider.name, error };
@@ -144,6 +147,7 @@ export class Delivery {
           dueAt: now() + delay,
           error: outcome.reason,
           parked,
+          unattempted: providerWide,
         };
       }
       case 'invalid_target': {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { buildUser } from '../support/factories';
 import { FcmStandin } from '../support/fcm-standin';
 import { TestClock } from '../support/clock';
-import { jobOf, jobStates, sendPhotos, twoUsers } from '../support/push-fixtures';
+import { drainThroughRetries, jobOf, jobStates, sendPhotos, twoUsers } from '../support/push-fixtures';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () => {
@@ -148,6 +148,20 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
     expect(await jobStates(t)).to.deep.equal({ sent: 3 });
   });
 
+  it('gives up after PUSH_MAX_ATTEMPTS refusals of the push itself, leaving the message in the pending list', async () => {
+    const t = await app({ PUSH_MAX_ATTEMPTS: '3' });
+    const { alice, bob } = await twoUsers(t);
+    f.failNext(10, { status: 429, errorStatus: 'RESOURCE_EXHAUSTED', errorCode: 'QUOTA_EXCEEDED' });
+    const [id] = await sendPhotos(t, alice, bob, 1);
+    await drainThroughRetries(t, (ms) => clock.advance(ms), 60_000);
+    const job = await jobOf(t, id);
+    expect(job).to.include({ state: 'failed', attempts: 3 });
+    expect(job.lastError).to.match(/^gave up after 3 attempts/);
+    expect(f.failedCalls).to.equal(3);
+    const pending = await t.api.get('/v1/messages').set(bob.headers);
+    expect(pending.body.messages.map((m: { message_id: number }) => m.message_id)).to.deep.equal([id]);
+  });
+
   it('once FCM is found down, holds back the sends not yet made: no call, no attempt counted', async () => {
     const t = await app();
     const { alice, bob } = await twoUsers(t);
@@ -158,10 +172,9 @@ describe('push through FCM HTTP v1 (OAuth2 and FCM stand-ins on loopback)', () =
     expect(f.failedCalls).to.equal(8);
     const jobs = await Promise.all(ids.map((id) => jobOf(t, id)));
     expect(jobs.every((j) => j.state === 'pending' && j.parkedAt !== null)).to.equal(true);
-    expect(jobs.reduce((n, j) => n + j.attempts, 0)).to.equal(8);
-    expect(
-      jobs.filter((j) => j.attempts === 0).every((j) => /^not sent: fcm is down/.test(j.lastError!)),
-    ).to.equal(true);
+    // Neither the 8 calls FCM answered UNAVAILABLE nor the 12 held back count against the jobs.
+    expect(jobs.reduce((n, j) => n + j.attempts, 0)).to.equal(0);
+    expect(jobs.filter((j) => /^not sent: fcm is down/.test(j.lastError!))).to.have.length(12);
 
     clock.advance(2000);
     expect(await t.drainPushes()).to.equal(20);

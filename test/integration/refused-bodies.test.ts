@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
-import { Agent, fetch, FormData } from 'undici';
 import { buildUser, type TestUser } from '../support/factories';
 import { jpegSegment, withJpegSegments } from '../support/camera-images';
 import { makeImage } from '../support/images';
@@ -118,34 +117,30 @@ describe('refused bodies: the client reads the answer', () => {
   });
 
   it('keeps the connection for the next request once a refused body has ended', async () => {
-    const agent = new Agent({ connections: 1 });
-    try {
-      const photo = await photoOfSize(LIMIT * 2);
-      const form = new FormData();
-      form.append('receiver_uid', String(bob.uid));
-      form.append('img_file', new Blob([photo], { type: 'image/jpeg' }), 'big.jpg');
-      const url = `http://127.0.0.1:${t.port}/v1/messages`;
-      const refused = await fetch(url, {
-        method: 'POST',
-        body: form,
-        headers: alice.headers,
-        dispatcher: agent,
-      });
-      expect(refused.status).to.equal(413);
-      await refused.arrayBuffer();
-      const small = new FormData();
-      small.append('receiver_uid', String(bob.uid));
-      small.append('img_file', new Blob([await makeImage('jpeg')], { type: 'image/jpeg' }), 'a.jpg');
-      const sent = await fetch(url, {
-        method: 'POST',
-        body: small,
-        headers: alice.headers,
-        dispatcher: agent,
-      });
-      expect(sent.status).to.equal(201);
-    } finally {
-      await agent.close();
-    }
+    const body = multipartBody([
+      { name: 'receiver_uid', value: String(bob.uid) },
+      { name: 'img_file', value: await photoOfSize(LIMIT * 2), filename: 'big.jpg', type: 'image/jpeg' },
+    ]);
+    const socket = net.connect(t.port, '127.0.0.1');
+    const first = readAll(socket, /\r\n\r\n\{[^}]*\}/);
+    socket.write(
+      rawHead([
+        'POST /v1/messages HTTP/1.1',
+        'Host: 127.0.0.1',
+        `X-Phone-Hash: ${alice.phoneHash}`,
+        `X-Ukey: ${alice.ukey}`,
+        `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
+        `Content-Length: ${body.length}`,
+      ]),
+    );
+    socket.write(body);
+    expect(await first).to.match(/^HTTP\/1\.1 413 /);
+    // The same connection, once the refused body has been read to its end, serves the next request.
+    socket.removeAllListeners('data');
+    const second = readAll(socket, /"status":"ok"/);
+    socket.write(rawHead(['GET /healthz HTTP/1.1', 'Host: 127.0.0.1']));
+    expect(await second).to.match(/^HTTP\/1\.1 200 /);
+    socket.destroy();
   });
 
   describe('Expect: 100-continue', () => {
