@@ -68,7 +68,12 @@ export const errors = {
   /** Node's HTTP parser refused the request (src/http/server.ts): before any route. */
   headersTooLarge: () => new AppError(431, 'headers_too_large', 'The request headers are larger than 16 KB.'),
   badHttp: () => new AppError(400, 'bad_request', 'The request is not well-formed HTTP.'),
-  requestTimeout: () => new AppError(408, 'request_timeout', 'The request headers did not arrive in time.'),
+  requestTimeout: () =>
+    new AppError(
+      408,
+      'request_timeout',
+      'The request did not arrive in time (its headers, or the whole of it).',
+    ),
   methodNotAllowed: (allow: string) =>
     new AppError(405, 'method_not_allowed', `This route accepts only ${allow}.`, { Allow: allow }),
 };

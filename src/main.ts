@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config';
 import { connectDatabase } from './db/connect';
 import { createDb } from './db/knex';
-import { migrateToLatest } from './db/migrate';
+import { migrateToLatest, migrationStatus } from './db/migrate';
 import { listen } from './http/listen';
 import { createHttpServer } from './http/server';
 import { createLogger } from './logger';
@@ -23,11 +23,14 @@ async function start(): Promise<void> {
   const services = createServices(config, db, logger);
   await connectDatabase(db, config.database, logger);
   if (config.database.migrateOnStart) await migrateToLatest(db, logger, config.database.schema);
+  else await requireMigrated(db);
   await services.claimStore(); // a store that is another database's stops the start (ConfigError)
   await services.limiters.ready();
-  services.outbox.start();
   const server = createHttpServer(services);
   await listen(server, config.host, config.port);
+  // Once the port is ours: a start refused at listen leaves no push half sent. A send that comes first
+  // writes its job due, and the worker's first claim takes it.
+  services.outbox.start();
   // Before the line that says it listens: whoever waits for that line may stop the server at once, and
   // until a handler is installed SIGTERM kills the process outright.
   stopOnSignals(server, services, runSweeper(services));
@@ -44,6 +47,17 @@ async function start(): Promise<void> {
     },
     `pushpic listening on ${config.host}:${port}`,
   );
+}
+
+/** With MIGRATE_ON_START=false, a schema behind this code stops the start rather than failing requests. */
+async function requireMigrated(db: Parameters<typeof migrationStatus>[0]): Promise<void> {
+  const { pending } = await migrationStatus(db);
+  if (pending.length) {
+    throw new ConfigError([
+      `MIGRATE_ON_START: false, and the database lacks ${pending.length} migration(s) this version needs ` +
+        `(${pending[0]}${pending.length > 1 ? ', …' : ''}): run npm run migrate -- latest first`,
+    ]);
+  }
 }
 
 /** Reconciles files with rows and expires old messages: once now, then every SWEEP_INTERVAL. */
@@ -98,7 +112,8 @@ function stopOnSignals(server: Server, services: Services, sweeper: { stop(): Pr
     await Promise.race([closed, wait(config.shutdownTimeoutMs + 1000)]);
     clearTimeout(force);
     await Promise.race([services.outbox.stop(), wait(config.push.httpTimeoutMs + 1000)]);
-    await stoppedSweeping;
+    // A sweep cut short is harmless (the next start sweeps again); a long one must not outlast the stop.
+    await Promise.race([stoppedSweeping, wait(1000)]);
     await services.limiters.close();
     await services.db.destroy();
     logger.info({ event: 'server.stopped' }, 'stopped');

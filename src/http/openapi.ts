@@ -188,7 +188,8 @@ const MEANING: Record<string, string> = {
   method_not_allowed: 'the path does not take this method; Allow lists those it takes',
   headers_too_large: 'the request line and headers are over 16 KB',
   bad_request: 'the request is not well-formed HTTP',
-  request_timeout: 'the request headers did not arrive in time',
+  request_timeout:
+    'the request did not arrive in time: its headers within a minute, all of it within 5 minutes',
   database_unavailable: 'the database does not answer',
 };
 

@@ -14,6 +14,9 @@ import { replyJson } from './reply';
 
 /** An upload that sends nothing for this long is dropped (its temporary file goes with it). */
 const IDLE_TIMEOUT_MS = 60_000;
+/** Node's own defaults, stated: the headers within a minute, the whole request within five (408). */
+const HEADERS_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 300_000;
 const UPLOAD_ROUTE = '/v1/messages';
 
 export interface HttpServerOptions {
@@ -27,7 +30,10 @@ export interface HttpServerOptions {
  * the same way with the error body every other 4xx has.
  */
 function answerParseError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || err.code === 'ECONNRESET') {
+  // Once a response has started on this connection (a download streaming, a pipelined request after it),
+  // an answer written now would land inside it: the connection can only be cut, as node does.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
@@ -64,6 +70,8 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
     listener(req, res);
   });
   server.timeout = IDLE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.on('clientError', answerParseError);
 
   server.on('checkContinue', (req, res) => {

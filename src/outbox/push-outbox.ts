@@ -258,10 +258,13 @@ export class PushOutbox {
     // Slow providers must not let the lease run out under a live worker: it is renewed every third of it,
     // and so is that of the handed jobs still waiting in memory (by message id: only those this process
     // still holds).
+    // A handed job leased() left out (too little lease left) is not renewed: a claim takes it once its lease
+    // ends.
+    const inBatch = owner === this.handOwner ? claimed.map((job) => job.message.messageId) : [];
     const heartbeat = setInterval(
       () => {
         if (owner !== this.handOwner) void this.extendLease(owner);
-        const held = [...batchIds, ...this.handed];
+        const held = [...inBatch, ...this.handed];
         if (held.length) void this.extendLease(this.handOwner, held);
       },
       Math.floor(settings.leaseMs / 3),

@@ -38,8 +38,12 @@ export interface BlobStore {
   readonly where: string;
   /** The id of the database this store serves, from its marker; null when it has none. */
   readOwner(): Promise<string | null>;
-  /** Marks the store as serving this database. */
-  writeOwner(databaseId: string): Promise<void>;
+  /**
+   * Marks the store as serving this database unless a marker is there already (created exclusively, so
+   * that of two databases starting at once on one store only one wins); answers the id the store's
+   * marker names now.
+   */
+  claimOwner(databaseId: string): Promise<string | null>;
 }
 
 /** The marker's name at the root of a store: never a blob key, so never listed or swept as one. */

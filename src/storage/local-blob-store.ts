@@ -226,11 +226,19 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async writeOwner(databaseId: string): Promise<void> {
+  async claimOwner(databaseId: string): Promise<string | null> {
     await fs.promises.mkdir(this.root, { recursive: true });
     const temp = path.join(this.root, `${OWNER_MARKER}.${crypto.randomBytes(6).toString('hex')}`);
     await fs.promises.writeFile(temp, ownerMarker(databaseId));
-    await fs.promises.rename(temp, path.join(this.root, OWNER_MARKER));
+    try {
+      // link() fails when the marker exists: whole when it appears, and never over another's.
+      await fs.promises.link(temp, path.join(this.root, OWNER_MARKER));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await fs.promises.rm(temp, { force: true });
+    }
+    return this.readOwner();
   }
 
   async checkWritable(): Promise<void> {

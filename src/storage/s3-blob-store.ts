@@ -123,15 +123,24 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async writeOwner(databaseId: string): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.settings.bucket,
-        Key: `${this.settings.prefix}${OWNER_MARKER}`,
-        Body: ownerMarker(databaseId),
-        ContentType: 'application/json',
-      }),
-    );
+  async claimOwner(databaseId: string): Promise<string | null> {
+    try {
+      // If-None-Match: * creates the object only if there is none (S3's conditional write; a server that
+      // ignores it overwrites, and the reading below still tells the last writer).
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.settings.bucket,
+          Key: `${this.settings.prefix}${OWNER_MARKER}`,
+          Body: ownerMarker(databaseId),
+          ContentType: 'application/json',
+          IfNoneMatch: '*',
+        }),
+      );
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name !== 'PreconditionFailed' && e.$metadata?.httpStatusCode !== 412) throw err;
+    }
+    return this.readOwner();
   }
 
   async checkWritable(): Promise<void> {

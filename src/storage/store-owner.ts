@@ -21,17 +21,29 @@ const SAMPLE = 100;
  * marked by another database stops with a ConfigError. An unmarked store is marked when it is empty, or
  * when the photos it holds are this database's (a store made before the marker existed).
  */
-export async function claimStore({ blobs, databaseId, knownKeysAmong, logger }: StoreOwnerDeps) {
+export async function claimStore(deps: StoreOwnerDeps): Promise<void> {
+  const { blobs } = deps;
+  try {
+    await claim(deps);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // A store that cannot be read or written (a bucket that does not exist, no access): a setting to fix.
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError([`${blobs.setting}: cannot use ${blobs.where}: ${why}`]);
+  }
+}
+
+async function claim({ blobs, databaseId, knownKeysAmong, logger }: StoreOwnerDeps): Promise<void> {
   const id = await databaseId();
-  const owner = await blobs.readOwner();
-  if (owner === id) return;
   const { setting, where } = blobs;
-  if (owner !== null) {
-    throw new ConfigError([
+  const another = (owner: string) =>
+    new ConfigError([
       `${setting}: ${where} holds the photos of another pushpic database (${owner}); this one is ` +
         `${id}. Give each database its own ${setting}.`,
     ]);
-  }
+  const owner = await blobs.readOwner();
+  if (owner === id) return;
+  if (owner !== null) throw another(owner);
   const sample: string[] = [];
   for await (const blob of blobs.list()) {
     sample.push(blob.key);
@@ -43,6 +55,7 @@ export async function claimStore({ blobs, databaseId, knownKeysAmong, logger }: 
         `database's store. Give each database its own ${setting}.`,
     ]);
   }
-  await blobs.writeOwner(id);
+  const claimed = await blobs.claimOwner(id);
+  if (claimed !== id) throw another(claimed ?? 'unknown');
   logger.info({ event: 'storage.claimed', where, photos: sample.length }, 'blob store marked');
 }

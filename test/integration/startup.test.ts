@@ -105,6 +105,14 @@ describe('start-up that cannot happen: one line naming the setting, exit 78', fu
     }
   });
 
+  it('MIGRATE_ON_START=false on a database its migrations have not reached', async () => {
+    const line = expectRefused(
+      await startCompiled({ ...env, MIGRATE_ON_START: 'false' }),
+      'MIGRATE_ON_START',
+    );
+    expect(line).to.include('npm run migrate -- latest');
+  });
+
   it('HOST that is not an address', async () => {
     expect(expectRefused(await startCompiled({ ...env, HOST: '999.1.1.1' }), 'HOST')).to.include('999.1.1.1');
   });

@@ -95,6 +95,11 @@ describe('an S3 bucket belongs to one database', () => {
   });
   after(() => s3.close());
 
+  it('refuses a bucket it cannot use, in one line naming it', async () => {
+    const refused = await startOrRefusal({ ...s3.env, S3_BUCKET: 'no-such-bucket' });
+    expect(refused).to.match(/^S3_BUCKET and S3_PREFIX: cannot use no-such-bucket\/photos\/: /);
+  });
+
   it('refuses a second database on the same bucket and prefix, and takes it on another prefix', async () => {
     const first = await startTestApp(s3.env);
     try {

@@ -407,6 +407,19 @@ describe('users: register, authenticate, profile', () => {
       expect(odd.status).to.equal(405);
       expect(allowed(odd.allow)).to.deep.equal(['GET', 'HEAD']);
       expect(JSON.parse(odd.body).error).to.equal('method_not_allowed');
+      // The same method on a path no route has is a 404, not a 405 that allows nothing.
+      const nowhere = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { port: t.port, host: '127.0.0.1', method: 'PROPFIND', path: '/nope' },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on('error', reject).end();
+      });
+      expect(nowhere.status).to.equal(404);
+      expect(JSON.parse(nowhere.body).error).to.equal('not_found');
     });
 
     it('never logs ukeys or phone numbers', async () => {

@@ -125,3 +125,21 @@ describe('LocalBlobStore downloads', () => {
     expect(await store.open(key(4))).to.equal(null);
   });
 });
+
+describe('LocalBlobStore owner marker', () => {
+  it('lets only one of two databases claiming an empty store at once win, and each learns which', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pushpic-owner-'));
+    try {
+      const a = new LocalBlobStore(root);
+      const b = new LocalBlobStore(root);
+      const [byA, byB] = await Promise.all([a.claimOwner('a'.repeat(32)), b.claimOwner('b'.repeat(32))]);
+      expect(byA).to.equal(byB);
+      expect(['a'.repeat(32), 'b'.repeat(32)]).to.include(byA);
+      expect(await a.readOwner()).to.equal(byA);
+      // Nothing of the attempt is left beside the marker.
+      expect(fs.readdirSync(root)).to.deep.equal(['.pushpic-store.json']);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -13,7 +13,7 @@ const CODES_BY_STATUS: Record<number, string> = {
 
 /**
  * Lets through an error thrown by Koa or a library that is meant for the client (a 4xx with expose). The JSON
- * body parser's own errors never get here: its onError (src/http/app.ts) maps them.
+ * body parser's own errors never get here: its onError (./json-body.ts) maps them.
  */
 function clientError(err: unknown): AppError | null {
   const e = err as { status?: number; expose?: boolean };
@@ -58,7 +58,10 @@ export const renderErrors: AppMiddleware = async (ctx, next) => {
     // The router's answer for a path that exists without this method. An unknown method (the router's
     // 501) is answered the same way: the client can do nothing else about either.
     if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) {
-      throw errors.methodNotAllowed(ctx.response.get('Allow'));
+      // The router answers a method it has no route for with 501 on any path, known or not.
+      const allow = ctx.response.get('Allow');
+      if (!allow) throw errors.notFound();
+      throw errors.methodNotAllowed(allow);
     }
   } catch (err) {
     const reply = errorReply(err, ctx.state.log);
