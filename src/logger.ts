@@ -6,6 +6,7 @@ export type { Logger };
 export const REDACT_PATHS = [
   'ukey',
   'token',
+  'cid',
   'phone_num',
   'phone_hash',
   '*.ukey',

@@ -7,6 +7,14 @@ type DatabaseConfig = Config['database'];
 /** Where the database is, for messages: host, port and name, never the password in DATABASE_URL. */
 export function describeTarget(url: string): { where: string; user: string; name: string } {
   const u = new URL(url);
+  // A malformed %-escape in a URL's part is shown as written rather than failing the message.
+  const decodeURIComponent = (part: string) => {
+    try {
+      return globalThis.decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
   const query = u.searchParams;
   const host = decodeURIComponent(u.hostname) || query.get('host') || 'localhost';
   const port = u.port || query.get('port') || '5432';

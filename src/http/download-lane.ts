@@ -14,7 +14,7 @@ const noop = () => undefined;
 /**
  * The app's hottest request, a download that succeeds, answered without Koa: its context, router and
  * middleware chain cost 35-75 µs of CPU per download, a quarter to a third of a bare node:http server's
- * whole work (the README's Benchmark section). The lane takes only a GET of a well-formed key with the
+ * whole work. The lane takes only a GET of a well-formed key with the
  * credentials in the headers and no body, and answers only the 200, with the same headers, body, access log
  * line, metrics and request id as the Koa route. Everything else, and every download that does not end in
  * 200 (wrong credentials, unknown, expired or gone message, a failure), goes to the Koa app, which answers it

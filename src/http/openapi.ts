@@ -181,6 +181,7 @@ const MEANING: Record<string, string> = {
   message_not_found: 'no message with this key is addressed to you (also for anyone else’s)',
   gone: 'the photo was deleted after it was downloaded',
   expired: 'the photo was not downloaded in time',
+  photo_lost: "the photo's file is missing from the server's store; delete the message",
   too_many_requests: 'over the rate limit; wait Retry-After seconds',
   image_too_large: 'the image has more pixels than the server takes',
   invalid_image: 'the image is damaged or malformed',
@@ -501,7 +502,8 @@ export function openApiDocument(config: Config) {
           operationId: 'getOwnProfile',
           tags: ['users'],
           summary: 'Your own profile',
-          description: 'Your profile as stored: the normalised E.164 number and its phone_hash.',
+          description:
+            'Your profile as stored, with the phone_hash of your number (never the number itself).',
           parameters: [requestIdParam],
           responses: {
             200: ok('Your profile', ref('Profile')),
@@ -664,6 +666,7 @@ export function openApiDocument(config: Config) {
               errors.messageNotFound(),
               errors.gone(),
               errors.expired(),
+              errors.photoLost(),
             ),
           },
         },

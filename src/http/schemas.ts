@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config';
 import { MAX_ROW_ID } from '../db/ids';
-import { BASE83, blurhashProblem } from '../images/media';
+import { BASE83, blurhashProblem, MAX_BLURHASH_LENGTH } from '../images/media';
 import { MESSAGE_KEY } from '../messages/message-key';
 
 /**
@@ -132,7 +132,7 @@ export const SendFields = z
         const problem = blurhashProblem(hash);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
-      .meta({ minLength: 6, maxLength: 4 + 2 * 9 * 9, pattern: BLURHASH })
+      .meta({ minLength: 6, maxLength: MAX_BLURHASH_LENGTH, pattern: BLURHASH })
       .optional()
       .describe(
         'A blurhash of the photo as displayed, computed by the app (4×3 components advised): the push preview',

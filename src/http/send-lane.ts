@@ -16,7 +16,7 @@ const MULTIPART = /^multipart\/form-data\s*;/i;
 /**
  * The app's hottest write, a photo sent with its credentials in the headers, served without Koa: Koa's
  * context, router, compose chain and middleware were about a tenth of a send's executed instructions
- * (callgrind: 2.70 million per send through Koa, 2.45 through the lane; the README's Benchmark section).
+ * (callgrind: 2.70 million per send through Koa, 2.45 through the lane).
  * The lane takes a POST to /v1/messages with X-Phone-Hash and X-Ukey, a multipart/form-data body and
  * nothing else; anything else (credentials in the query string or the multipart fields, another
  * content type, no body) goes to the Koa app. Once it takes a request it answers it, whatever happens, the

@@ -18,6 +18,10 @@ const IDLE_TIMEOUT_MS = 60_000;
 const HEADERS_TIMEOUT_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 300_000;
 const UPLOAD_ROUTE = '/v1/messages';
+/** How much of a refused body is read after the answer on any route but the upload. */
+const OTHER_BODY_LINGER_BYTES = 1024 * 1024;
+/** The upload route as the router matches it: with or without a trailing slash, any query. */
+const UPLOAD_PATH = /^\/v1\/messages\/?(\?|$)/;
 
 export interface HttpServerOptions {
   /** How much of a body answered early is still read (tests shrink it). */
@@ -64,9 +68,11 @@ function answerParseError(err: NodeJS.ErrnoException, socket: Duplex): void {
 export function createHttpServer(services: Services, options: HttpServerOptions = {}): http.Server {
   const { config, logger, metrics } = services;
   const bounds = options.linger ?? defaultLingerBounds(config.maxUploadBytes);
+  const small = { ...bounds, bytes: Math.min(bounds.bytes, OTHER_BODY_LINGER_BYTES) };
   const listener = requestListener(services);
   const server = http.createServer((req, res) => {
-    lingerAfterAnswer(req, res, bounds);
+    // Only the upload route takes bodies of photo size; a refused body elsewhere is read far less.
+    lingerAfterAnswer(req, res, req.method === 'POST' && UPLOAD_PATH.test(req.url ?? '') ? bounds : small);
     listener(req, res);
   });
   server.timeout = IDLE_TIMEOUT_MS;
@@ -75,7 +81,7 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
   server.on('clientError', answerParseError);
 
   server.on('checkContinue', (req, res) => {
-    const isUpload = req.method === 'POST' && req.url?.split('?', 1)[0] === UPLOAD_ROUTE;
+    const isUpload = req.method === 'POST' && UPLOAD_PATH.test(req.url ?? '');
     const refusal = isUpload ? declaredTooLarge(req, config.maxUploadBytes) : null;
     if (!refusal) {
       res.writeContinue();

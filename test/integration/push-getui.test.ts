@@ -200,7 +200,7 @@ describe('push through GeTui (RestAPI v2 stand-in on loopback)', () => {
 
   for (const outage of ['503', 'refused connections'] as const) {
     it(`pushes all 200 jobs sent during a 60 s outage (${outage}) within 10 s of recovery, probing meanwhile`, async () => {
-      // The default back-off, under which each job waited out its own (up to 80 s after recovery).
+      // The default back-off: waiting it out, each job would go out up to 80 s after recovery.
       const t = await app({ PUSH_RETRY_BASE_MS: '5000', PUSH_RETRY_MAX_MS: '1800000' });
       const { alice } = await twoUsers(t);
       const receivers = [await buildUser(t.api), await buildUser(t.api), await buildUser(t.api)];

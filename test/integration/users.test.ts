@@ -308,6 +308,20 @@ describe('users: register, authenticate, profile', () => {
       expect((await t.api.get('/v1/me').set(u.headers)).body.cid).to.equal(u.cid);
     });
 
+    it('PUT /v1/me/cid answers wrong header credentials with 401 before looking at the body', async () => {
+      const u = await buildUser(t.api);
+      const wrong = { 'X-Phone-Hash': u.phoneHash, 'X-Ukey': 'wrong' };
+      const notJson = await t.api.put('/v1/me/cid').set(wrong).set('Content-Type', 'text/plain').send('x');
+      expect(notJson.status).to.equal(401);
+      const bad = await t.api.put('/v1/me/cid').set(wrong).send({ cid: '' });
+      expect(bad.status).to.equal(401);
+      // Credentials in the JSON body still work.
+      const inBody = await t.api
+        .put('/v1/me/cid')
+        .send({ cid: 'new-cid', phone_hash: u.phoneHash, ukey: u.ukey });
+      expect(inBody.status).to.equal(204);
+    });
+
     it('GET /v1/users/:uid shows uid, nickname and region, never the phone', async () => {
       const a = await buildUser(t.api);
       const b = await buildUser(t.api, { nickname: 'Bea' });

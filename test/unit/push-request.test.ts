@@ -13,9 +13,14 @@ describe('push request ids', () => {
   it('gives each message one notify_id within GeTui’s range, its id where it fits', () => {
     expect(notifyIdOf(42)).to.equal(42);
     expect(notifyIdOf(2_147_483_647)).to.equal(2_147_483_647);
-    for (const id of [2_147_483_648, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
+    // Past GeTui's range, a hash of the id: in range, and not the id cut to 31 bits (which would make
+    // message 2^31 replace the notification of message 0).
+    const past = [2_147_483_648, 2 ** 40, Number.MAX_SAFE_INTEGER];
+    for (const id of past) {
+      expect(Number.isInteger(notifyIdOf(id))).to.equal(true);
       expect(notifyIdOf(id)).to.be.within(0, 2_147_483_647);
-      expect(notifyIdOf(id)).to.equal(notifyIdOf(id));
+      expect(notifyIdOf(id)).not.to.equal(id % 2 ** 31);
     }
+    expect(new Set(past.map(notifyIdOf)).size).to.equal(past.length);
   });
 });

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { errors } from '../../errors';
 import type { Services } from '../../services';
 import { currentUser, type AppState } from '../context';
-import { requireUser } from '../middleware/auth';
+import { authenticateEarly, requireUser } from '../middleware/auth';
 import { jsonBody } from '../middleware/json-body';
 import { byIp, rateLimit } from '../middleware/rate-limit';
 import { parse } from '../middleware/validate';
@@ -29,7 +29,9 @@ export function userRoutes(router: Router<AppState>, services: Services): void {
     ctx.body = presentOwnProfile(currentUser(ctx));
   });
 
-  router.put('/v1/me/cid', jsonBody(), auth, async (ctx) => {
+  // Header credentials are checked before the body is read (401 before 415 or 422); credentials in the
+  // JSON body, as the original protocol sends them, once it is.
+  router.put('/v1/me/cid', authenticateEarly(services.authenticate), jsonBody(), auth, async (ctx) => {
     const body = parse(CidBody, ctx.request.body ?? {});
     await services.users.updateCid(currentUser(ctx).uid, body.cid);
     ctx.status = 204;
