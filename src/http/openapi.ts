@@ -17,6 +17,7 @@ import {
   SendFields,
   UidParam,
 } from './schemas';
+import { LIMITS } from './middleware/multipart';
 
 /**
  * The API reference served at /openapi.json, for client generators and fuzzers. Request schemas come from
@@ -369,7 +370,8 @@ export function openApiDocument(config: Config) {
           },
           required: [...sendForm.required, 'img_file'],
           description:
-            'The text fields (at most 8, each at most 1 KB, names at most 64 characters) and one file, img_file',
+            `The text fields (at most ${LIMITS.fields}, each at most ${LIMITS.fieldSize} bytes, names at most ` +
+            `${LIMITS.fieldNameSize} characters) and one file, img_file`,
         },
         ...components('output', responseSchemas),
       },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { MAX_ROW_ID } from '../db/ids';
 import { BASE83, blurhashProblem, MAX_BLURHASH_LENGTH } from '../images/media';
+import { LIMITS as FORM_LIMITS } from './middleware/multipart';
 import { MESSAGE_KEY } from '../messages/message-key';
 
 /**
@@ -137,8 +138,8 @@ export const SendFields = z
       .describe(
         'A blurhash of the photo as displayed, computed by the app (4×3 components advised): the push preview',
       ),
-    // Every text field of the form is at most 1 KB (src/http/middleware/multipart.ts): 1024 ASCII characters.
-    ...credentialFields({ maxLength: 1024 }),
+    // Every text field of the form is at most LIMITS.fieldSize bytes: as many ASCII characters.
+    ...credentialFields({ maxLength: FORM_LIMITS.fieldSize }),
   })
   .strict();
 

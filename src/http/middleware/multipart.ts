@@ -11,7 +11,8 @@ import type { AppMiddleware } from '../context';
 const MULTIPART_OVERHEAD = 64 * 1024;
 /** The one file field. */
 const FILE_FIELD = 'img_file';
-const LIMITS = { files: 1, fields: 8, fieldSize: 1024, fieldNameSize: 64, parts: 10, headerPairs: 20 };
+/** The form's limits, as the OpenAPI document and the send's schema state them too. */
+export const LIMITS = { files: 1, fields: 8, fieldSize: 1024, fieldNameSize: 64, parts: 10, headerPairs: 20 };
 const noop = () => undefined;
 
 /** A multipart body read: its text fields, and the photo in img_file if one came. */
