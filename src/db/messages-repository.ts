@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { MAX_ROW_ID } from './ids';
 import { isForeignKeyViolation, type Db } from './knex';
-import { newJobRow, type JobLease } from './push-jobs-repository';
+import { newJobRow, type JobLease } from './push-job-row';
 import { sqliteLane } from './sqlite-lane';
 
 export interface Message {
