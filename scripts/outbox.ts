@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../src/config';
 import { connectDatabase } from '../src/db/connect';
-import { createDb } from '../src/db/knex';
+import { createDb, withoutLane } from '../src/db/knex';
 import { createLogger } from '../src/logger';
 import { pushJobsRepository, type OutboxStats, type PushJob } from '../src/db/push-jobs-repository';
 
@@ -94,7 +94,7 @@ async function main(args: string[]): Promise<number> {
       return 1;
     }
     const now = Date.now();
-    const stats = await pushJobsRepository(db).stats(now);
+    const stats = await pushJobsRepository(withoutLane(db)).stats(now);
     console.log(
       args.includes('--json') ? JSON.stringify(stats, null, 2) : formatOutboxReport(stats, now, database),
     );

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config';
 import { connectDatabase } from './db/connect';
-import { createDb } from './db/knex';
+import { createDatabase } from './db/knex';
 import { migrateToLatest, migrationStatus } from './db/migrate';
 import { listen } from './http/listen';
 import { createHttpServer } from './http/server';
@@ -18,9 +18,10 @@ async function start(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   checkUploadDir(config.uploadDir);
-  const db = createDb(config.database, logger);
+  const database = createDatabase(config.database, logger);
+  const db = database.knex;
   // Before the database: a push provider whose settings do not work stops the start.
-  const services = createServices(config, db, logger);
+  const services = createServices(config, database, logger);
   await connectDatabase(db, config.database, logger);
   if (config.database.migrateOnStart) await migrateToLatest(db, logger, config.database.schema);
   else await requireMigrated(db);

@@ -1,6 +1,6 @@
 import type { Config } from './config';
 import { databaseIdentityRepository } from './db/database-identity-repository';
-import type { Db } from './db/knex';
+import type { Database, Db } from './db/knex';
 import { messagesRepository } from './db/messages-repository';
 import { pushJobsRepository, type PushJobsRepository } from './db/push-jobs-repository';
 import { usersRepository, type UsersRepository } from './db/users-repository';
@@ -29,7 +29,9 @@ import { registerUser } from './users/register-user';
 /** Everything the HTTP layer and the background jobs call, wired once from config. */
 export interface Services {
   config: Config;
+  /** knex alone (probes, tests); the repositories use `database`, which has the SQLite lane too. */
   db: Db;
+  database: Database;
   logger: Logger;
   metrics: Metrics;
   limiters: Limiters;
@@ -87,18 +89,19 @@ export interface ServiceOptions {
 
 export function createServices(
   config: Config,
-  db: Db,
+  database: Database,
   logger: Logger,
   options: ServiceOptions = {},
 ): Services {
   const now = options.now ?? (() => Date.now());
+  const db = database.knex;
   const metrics = createMetrics(db);
-  const users = usersRepository(db);
-  const messages = messagesRepository(db);
+  const users = usersRepository(database);
+  const messages = messagesRepository(database);
   const blobs = createBlobStore(config);
   const tempFiles = new TempFiles(config.uploadDir);
   const pushProvider = createPushProvider(config, logger, now);
-  const pushJobs = pushJobsRepository(db);
+  const pushJobs = pushJobsRepository(database);
   const providerState = (current: string) => {
     for (const state of PROVIDER_STATES) {
       metrics.pushProviderState.set({ provider: pushProvider.name, state }, state === current ? 1 : 0);
@@ -119,6 +122,7 @@ export function createServices(
   return {
     config,
     db,
+    database,
     logger,
     metrics,
     limiters: createLimiters(config, db, logger, metrics),
@@ -146,7 +150,7 @@ export function createServices(
     claimStore: () =>
       claimStore({
         blobs,
-        databaseId: () => databaseIdentityRepository(db).id(now()),
+        databaseId: () => databaseIdentityRepository(database).id(now()),
         knownKeysAmong: (keys) => messages.knownKeysAmong(keys),
         logger,
       }),

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
-import type { Db } from './knex';
+import type { Database } from './knex';
 
 export type DatabaseIdentityRepository = ReturnType<typeof databaseIdentityRepository>;
 
 /** The random id that names this database, written once (by whichever instance starts first). */
-export function databaseIdentityRepository(db: Db) {
+export function databaseIdentityRepository({ knex: db }: Database) {
   return {
     async id(now: number): Promise<string> {
       await db('database_identity')

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { ConfigError, type Config } from '../config';
 import type { Logger } from '../logger';
 import { MigrationSource } from './migration-source';
-import { holdConnection } from './sqlite-lane';
+import { LaneHolder } from './sqlite-lane';
 import { checkpointOffThread } from './wal-checkpointer';
 
 export type Db = Knex;
@@ -85,12 +85,30 @@ function makeSqliteFolder(file: string): void {
   }
 }
 
-/** A knex handle; nothing connects until the first query. With a logger, knex's messages go to it. */
-export function createDb(database: Config['database'], logger?: Logger): Db {
+/**
+ * The database as the repositories use it: knex, and on SQLite the lane of the hot statements, which
+ * runs on knex's own connection (./sqlite-lane.ts).
+ */
+export interface Database {
+  readonly knex: Db;
+  readonly lane: LaneHolder;
+}
+
+/** The database; nothing connects until the first query. With a logger, knex's messages go to it. */
+export function createDatabase(database: Config['database'], logger?: Logger): Database {
   if (!database.url) makeSqliteFolder(database.sqliteFile);
-  // The hot statements' lane (sqlite-lane.ts) runs on knex's own SQLite connection.
-  const db: Db = knexFactory(knexConfig(database, (conn) => holdConnection(db, conn), logger));
-  return db;
+  const lane = new LaneHolder();
+  return { knex: knexFactory(knexConfig(database, (conn) => lane.hold(conn), logger)), lane };
+}
+
+/** A database on a knex handle without the lane: its repositories go through knex (ops commands, tests). */
+export function withoutLane(knex: Db): Database {
+  return { knex, lane: new LaneHolder() };
+}
+
+/** A knex handle alone, for what needs no lane (migrations, the ops commands, tests). */
+export function createDb(database: Config['database'], logger?: Logger): Db {
+  return createDatabase(database, logger).knex;
 }
 
 /** True when a write failed on a unique constraint, in SQLite or PostgreSQL. */

@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
 import { MAX_ROW_ID } from './ids';
-import { isForeignKeyViolation, type Db } from './knex';
+import { isForeignKeyViolation, type Database } from './knex';
 import { newJobRow, type JobLease } from './push-job-row';
-import { sqliteLane } from './sqlite-lane';
 
 export interface Message {
   messageId: number;
@@ -91,7 +90,7 @@ const INSERT_PUSH_JOB = insertSql('push_jobs', JOB_COLUMNS);
 export type NewMessage = Omit<Message, 'messageId' | 'exist' | 'deletedAt' | 'expiredAt' | 'lostAt'>;
 export type MessagesRepository = ReturnType<typeof messagesRepository>;
 
-export function messagesRepository(db: Db) {
+export function messagesRepository({ knex: db, lane: lanes }: Database) {
   const messages = (trx: Knex | Knex.Transaction = db) => trx<MessageRow>('messages');
   return {
     /**
@@ -119,7 +118,7 @@ export function messagesRepository(db: Db) {
         blurhash: m.blurhash,
         client_msg_id: m.clientMsgId,
       };
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       let messageId: number;
       try {
         messageId = lane
@@ -142,7 +141,7 @@ export function messagesRepository(db: Db) {
     },
 
     async findByKey(messageKey: string): Promise<Message | undefined> {
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       const row = lane
         ? lane.get<MessageRow>('select * from messages where message_key = ?', messageKey)
         : await messages().where({ message_key: messageKey }).first();
@@ -150,7 +149,7 @@ export function messagesRepository(db: Db) {
     },
 
     async findByClientMsgId(senderUid: number, clientMsgId: string): Promise<Message | undefined> {
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       const row = lane
         ? lane.get<MessageRow>(
             'select * from messages where sender_uid = ? and client_msg_id = ?',

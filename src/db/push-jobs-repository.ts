@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import type { Db } from './knex';
+import type { Database } from './knex';
 import { PUSH_JOB_STATES, type JobLease, type PushJobState } from './push-job-row';
-import { sqliteLane } from './sqlite-lane';
 import { toMessage, type Message, type MessageRow } from './messages-repository';
 
 export { PUSH_JOB_STATES, type JobLease, type PushJobState };
@@ -167,7 +166,7 @@ const joined = (trx: Knex | Knex.Transaction) =>
     .orderBy('j.id')
     .select<ClaimRow[]>('m.*', ...CLAIM_COLUMNS);
 
-export function pushJobsRepository(db: Db) {
+export function pushJobsRepository({ knex: db, lane: lanes }: Database) {
   const jobs = (trx: Knex | Knex.Transaction = db) => trx<PushJobRow>('push_jobs');
   // SKIP LOCKED lets several processes claim side by side on PostgreSQL; SQLite has one writer anyway.
   const canSkipLocked = db.client.config.client === 'pg';
@@ -185,7 +184,7 @@ export function pushJobsRepository(db: Db) {
     parkedOf?: string,
   ): Promise<ClaimedJob[]> {
     const held = { owner, until: now + leaseMs, now };
-    const lane = sqliteLane(db);
+    const lane = lanes.get();
     if (lane) {
       const rows = lane.transaction(() => {
         const picked =
@@ -282,7 +281,7 @@ export function pushJobsRepository(db: Db) {
      * never pushed by two.
      */
     async leased(owner: string, messageIds: number[], heldUntil: number): Promise<ClaimedJob[]> {
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       const rows = lane
         ? lane.all<ClaimRow>(LANE_LEASED, JSON.stringify(messageIds), owner, heldUntil)
         : await joined(db)
@@ -321,7 +320,7 @@ export function pushJobsRepository(db: Db) {
         parked_at: r.state === 'pending' && r.parked ? now : null,
         unattempted: r.state === 'pending' && r.unattempted ? 1 : 0,
       }));
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       if (lane) {
         return lane.transaction(() => {
           const lost = updates.filter((u) => lane.run(LANE_RECORD, u) === 0).map((u) => u.id);

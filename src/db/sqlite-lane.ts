@@ -1,5 +1,4 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Db } from './knex';
 
 /**
  * The hot statements' lane on SQLite: prepared once and run synchronously on knex's own (single)
@@ -67,19 +66,20 @@ export class SqliteLane {
   }
 }
 
-/** The lane on knex's SQLite connection, once its pool has made it, per Db. */
-const lanes = new WeakMap<Db, SqliteLane>();
+/** Where a database keeps its lane, once knex's pool has made the SQLite connection it runs on. */
+export class LaneHolder {
+  private lane: SqliteLane | null = null;
 
-/** Puts the lane on the connection knex's pool made for db (called from the pool's afterCreate). */
-export function holdConnection(db: Db, conn: BetterSqlite3.Database): void {
-  lanes.set(db, new SqliteLane(conn));
-}
+  /** Puts the lane on the connection knex's pool made (called from the pool's afterCreate). */
+  hold(conn: BetterSqlite3.Database): void {
+    this.lane = new SqliteLane(conn);
+  }
 
-/**
- * The lane of db: null on PostgreSQL, and on SQLite until knex has opened its connection (the first
- * query, in practice the migrations, does) or once it is closed.
- */
-export function sqliteLane(db: Db): SqliteLane | null {
-  const lane = lanes.get(db);
-  return lane?.open ? lane : null;
+  /**
+   * The lane: null on PostgreSQL, and on SQLite until knex has opened its connection (the first query,
+   * in practice the migrations, does) or once it is closed.
+   */
+  get(): SqliteLane | null {
+    return this.lane?.open ? this.lane : null;
+  }
 }

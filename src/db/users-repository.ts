@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from './knex';
-import { sqliteLane } from './sqlite-lane';
+import type { Database } from './knex';
 
 export interface User {
   uid: number;
@@ -46,7 +45,7 @@ function toUser(row: UserRow): UserWithSecret {
 
 export type UsersRepository = ReturnType<typeof usersRepository>;
 
-export function usersRepository(db: Db) {
+export function usersRepository({ knex: db, lane: lanes }: Database) {
   const users = (trx: Knex | Knex.Transaction = db) => trx<UserRow>('users');
   return {
     async insert(user: Omit<UserWithSecret, 'uid' | 'cidInvalidAt'>): Promise<number> {
@@ -66,7 +65,7 @@ export function usersRepository(db: Db) {
 
     // Every authenticated request makes one of these two lookups.
     async findByPhoneHash(hash: string): Promise<UserWithSecret | undefined> {
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       const row = lane
         ? lane.get<UserRow>('select * from users where phone_hash = ?', hash)
         : await users().where({ phone_hash: hash }).first();
@@ -74,7 +73,7 @@ export function usersRepository(db: Db) {
     },
 
     async findById(uid: number): Promise<UserWithSecret | undefined> {
-      const lane = sqliteLane(db);
+      const lane = lanes.get();
       const row = lane
         ? lane.get<UserRow>('select * from users where id = ?', uid)
         : await users().where({ id: uid }).first();

@@ -283,7 +283,7 @@ describe('push outbox', () => {
         now: () => Date.now(),
       });
       worker.start();
-      const repo = messagesRepository(a.services.db);
+      const repo = messagesRepository(a.services.database);
       const store = async () => {
         const m = await repo.insertWithPushJob(newMessage(alice.uid, bob.uid), Date.now(), worker.lease());
         return m!.messageId;

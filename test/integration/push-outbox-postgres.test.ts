@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { loadConfig } from '../../src/config';
-import { knexConfig } from '../../src/db/knex';
+import { knexConfig, withoutLane } from '../../src/db/knex';
 import { messagesRepository } from '../../src/db/messages-repository';
 import { pushJobsRepository } from '../../src/db/push-jobs-repository';
 import { usersRepository } from '../../src/db/users-repository';
@@ -46,7 +46,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
   it('pushes each of 300 jobs exactly once with three workers draining side by side', async () => {
     const db = pool();
     await db.migrate.latest();
-    const users = usersRepository(db);
+    const users = usersRepository(withoutLane(db));
     const uid = await users.insert({
       cid: 'cid-1',
       ukeyHash: 'x'.repeat(64),
@@ -56,8 +56,8 @@ const adminUrl = process.env.TEST_DATABASE_URL;
       nickname: 'Pat',
       regTime: 1,
     });
-    const messages = messagesRepository(db);
-    const jobs = pushJobsRepository(db);
+    const messages = messagesRepository(withoutLane(db));
+    const jobs = pushJobsRepository(withoutLane(db));
     for (let i = 0; i < 300; i++) {
       await messages.insertWithPushJob(newMessage(uid, uid, i), Date.now());
     }
@@ -75,7 +75,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
     const workers = [pool(), pool(), pool()].map(
       (wdb) =>
         new PushOutbox({
-          jobs: pushJobsRepository(wdb),
+          jobs: pushJobsRepository(withoutLane(wdb)),
           provider,
           logger: createLogger('silent'),
           settings,
@@ -95,7 +95,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
   it('releases the jobs one worker parked on a GeTui outage when another sees GeTui answer again', async () => {
     const db = pool();
     await db.migrate.latest();
-    const uid = await usersRepository(db).insert({
+    const uid = await usersRepository(withoutLane(db)).insert({
       cid: 'cid-2',
       ukeyHash: 'y'.repeat(64),
       regionNum: '86',
@@ -104,7 +104,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
       nickname: 'Sam',
       regTime: 1,
     });
-    const messages = messagesRepository(db);
+    const messages = messagesRepository(withoutLane(db));
     const ids: number[] = [];
     for (let i = 0; i < 40; i++)
       ids.push((await messages.insertWithPushJob(newMessage(uid, uid), 1))!.messageId);
@@ -131,7 +131,7 @@ const adminUrl = process.env.TEST_DATABASE_URL;
           send: (r) => (calls++, client.send(r)),
           sendBatch: (rs, onOutcome) => (calls++, client.sendBatch(rs, onOutcome)),
         };
-        const jobs = pushJobsRepository(pool());
+        const jobs = pushJobsRepository(withoutLane(pool()));
         const outbox = new PushOutbox({
           jobs,
           provider,

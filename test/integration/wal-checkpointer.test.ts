@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import { sqliteLane } from '../../src/db/sqlite-lane';
 import { checkpoints } from '../../src/db/wal-checkpointer';
 import { sendPhotos, twoUsers } from '../support/push-fixtures';
 import { startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-app';
@@ -30,7 +29,7 @@ import { startTestApp, TEST_DATABASE_URL, type TestApp } from '../support/test-a
   }
 
   it("leaves the WAL's checkpoints to a helper thread, the server's connection keeping only a backstop", async () => {
-    const lane = sqliteLane(t.services.db)!;
+    const lane = t.services.database.lane.get()!;
     expect(lane.get('pragma wal_autocheckpoint')).to.deep.equal({ wal_autocheckpoint: 10_000 });
     const { alice, bob } = await twoUsers(t);
     await sendPhotos(t, alice, bob, 5);

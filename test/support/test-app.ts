@@ -6,7 +6,7 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import supertest from 'supertest';
 import { loadConfig } from '../../src/config';
-import { createDb } from '../../src/db/knex';
+import { createDatabase } from '../../src/db/knex';
 import type { LingerBounds } from '../../src/http/linger';
 import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
@@ -125,9 +125,10 @@ export async function startTestApp(
   const config = loadConfig(settings);
   const logs = new LogSink();
   const logger = createLogger(config.logLevel, logs);
-  const db = createDb(config.database);
+  const handle = createDatabase(config.database);
+  const db = handle.knex;
   await db.migrate.latest();
-  const services = createServices(config, db, logger, { now: options.now, random: options.random });
+  const services = createServices(config, handle, logger, { now: options.now, random: options.random });
   try {
     await services.claimStore();
   } catch (err) {
