@@ -3,11 +3,12 @@
 // server's migrations at start.
 import fs from 'node:fs';
 import pino from 'pino';
-import { ConfigError, loadConfig, type Config } from '../src/config';
+import { loadConfig, type Config } from '../src/config';
 import { connectDatabase, describeTarget } from '../src/db/connect';
 import { createDb, type Db } from '../src/db/knex';
 import { migrateToLatest, migrationStatus, rollbackMigrations } from '../src/db/migrate';
 import { createLogger } from '../src/logger';
+import { EX_USAGE, runCommand } from './cli';
 
 export const HELP = `Usage: npm run migrate -- <command>
    or: node dist/scripts/migrate.js <command>
@@ -24,9 +25,6 @@ DATABASE_CONNECT_TIMEOUT (how long to wait for a database that is starting up). 
 at the same time take turns, as at start (on PostgreSQL under an advisory lock per schema).
 
 Exit status: 0 done, 64 wrong usage, 78 settings or a database that do not work, 1 a migration failed.`;
-
-const EX_USAGE = 64;
-const EX_CONFIG = 78;
 
 function where({ url, schema, sqliteFile }: Config['database']): string {
   if (!url) return `sqlite ${sqliteFile}`;
@@ -91,15 +89,5 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof ConfigError) {
-        console.error(err.problems.join('\n'));
-        process.exit(EX_CONFIG);
-      }
-      console.error(`migration failed: ${err instanceof Error ? err.stack : String(err)}`);
-      process.exit(1);
-    },
-  );
+  runCommand(main, (err) => `migration failed: ${err instanceof Error ? err.stack : String(err)}`);
 }

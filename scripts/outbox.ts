@@ -1,10 +1,11 @@
 // `npm run outbox` (or `node dist/scripts/outbox.js`): what the push outbox holds, for ops; see HELP.
 import fs from 'node:fs';
 import pino from 'pino';
-import { ConfigError, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { connectDatabase } from '../src/db/connect';
 import { createDb, withoutLane } from '../src/db/knex';
 import { createLogger } from '../src/logger';
+import { EX_USAGE, runCommand } from './cli';
 import { pushJobsRepository, type OutboxStats, type PushJob } from '../src/db/push-jobs-repository';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -75,7 +76,7 @@ async function main(args: string[]): Promise<number> {
   const unknown = args.filter((a) => a !== '--json');
   if (unknown.length) {
     console.error(`Unknown arguments: ${unknown.join(' ')} (options: --json, --help)`);
-    return 64; // EX_USAGE
+    return EX_USAGE;
   }
   const config = loadConfig();
   const database = config.database.url ? 'postgresql (DATABASE_URL)' : `sqlite ${config.database.sqliteFile}`;
@@ -105,15 +106,5 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof ConfigError) {
-        console.error(err.problems.join('\n'));
-        process.exit(78); // EX_CONFIG
-      }
-      console.error(err instanceof Error ? err.message : String(err));
-      process.exit(1);
-    },
-  );
+  runCommand(main, (err) => (err instanceof Error ? err.message : String(err)));
 }

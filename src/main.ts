@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, EX_CONFIG, loadConfig } from './config';
 import { connectDatabase } from './db/connect';
 import { createDatabase } from './db/knex';
 import { migrateToLatest, migrationStatus } from './db/migrate';
@@ -127,7 +127,7 @@ function stopOnSignals(server: Server, services: Services, sweeper: { stop(): Pr
 start().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
-    process.exit(78); // EX_CONFIG
+    process.exit(EX_CONFIG);
   }
   process.stderr.write(`pushpic failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);

@@ -24,6 +24,9 @@ type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonl
 export type Config = DeepReadonly<Merged<Built>>;
 export type PushConfig = Config['push'];
 
+/** The exit status of a start (or an ops command) stopped by a setting that does not work (sysexits.h). */
+export const EX_CONFIG = 78;
+
 /**
  * A setting that does not work, found by the config check or anywhere else during start-up: the server
  * prints its message (one line per problem) and exits 78 (EX_CONFIG).
