@@ -56,6 +56,18 @@ function rawHead(lines: string[]): string {
   return [...lines, '', ''].join('\r\n');
 }
 
+/** The head of a multipart upload from `user`, by its header credentials, with the headers given after. */
+function uploadHead(user: TestUser, extra: string[], path = '/v1/messages'): string {
+  return rawHead([
+    `POST ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    `X-Phone-Hash: ${user.phoneHash}`,
+    `X-Ukey: ${user.ukey}`,
+    `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
+    ...extra,
+  ]);
+}
+
 describe('refused bodies: the client reads the answer', () => {
   let t: TestApp;
   let alice: TestUser;
@@ -123,16 +135,7 @@ describe('refused bodies: the client reads the answer', () => {
     ]);
     const socket = net.connect(t.port, '127.0.0.1');
     const first = readAll(socket, /\r\n\r\n\{[^}]*\}/);
-    socket.write(
-      rawHead([
-        'POST /v1/messages HTTP/1.1',
-        'Host: 127.0.0.1',
-        `X-Phone-Hash: ${alice.phoneHash}`,
-        `X-Ukey: ${alice.ukey}`,
-        `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
-        `Content-Length: ${body.length}`,
-      ]),
-    );
+    socket.write(uploadHead(alice, [`Content-Length: ${body.length}`]));
     socket.write(body);
     expect(await first).to.match(/^HTTP\/1\.1 413 /);
     // The same connection, once the refused body has been read to its end, serves the next request.
@@ -148,17 +151,7 @@ describe('refused bodies: the client reads the answer', () => {
       for (const path of ['/v1/messages', `/v1/messages${query()}`]) {
         const socket = net.connect(t.port, '127.0.0.1');
         const answer = readAll(socket);
-        socket.write(
-          rawHead([
-            `POST ${path} HTTP/1.1`,
-            'Host: 127.0.0.1',
-            `X-Phone-Hash: ${alice.phoneHash}`,
-            `X-Ukey: ${alice.ukey}`,
-            `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
-            `Content-Length: ${LIMIT * 3}`,
-            'Expect: 100-continue',
-          ]),
-        );
+        socket.write(uploadHead(alice, [`Content-Length: ${LIMIT * 3}`, 'Expect: 100-continue'], path));
         const text = await answer; // the server closes: the connection cannot carry the unsent body
         expect(text, path).to.match(/^HTTP\/1\.1 413 /);
         expect(text).not.to.include('100 Continue');
@@ -175,16 +168,7 @@ describe('refused bodies: the client reads the answer', () => {
       const socket = net.connect(t.port, '127.0.0.1');
       const continued = readAll(socket, /100 Continue\r\n\r\n/);
       socket.write(
-        rawHead([
-          'POST /v1/messages HTTP/1.1',
-          'Host: 127.0.0.1',
-          `X-Phone-Hash: ${alice.phoneHash}`,
-          `X-Ukey: ${alice.ukey}`,
-          `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
-          `Content-Length: ${body.length}`,
-          'Expect: 100-continue',
-          'Connection: close',
-        ]),
+        uploadHead(alice, [`Content-Length: ${body.length}`, 'Expect: 100-continue', 'Connection: close']),
       );
       expect(await continued).to.match(/^HTTP\/1\.1 100 Continue/);
       const answer = readAll(socket);
@@ -213,16 +197,7 @@ describe('refused bodies: the bounds of reading what is refused', () => {
     const answer = readAll(socket, /\r\n\r\n\{.*\}/s);
     const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(sent)));
     let sent = 0;
-    socket.write(
-      rawHead([
-        'POST /v1/messages HTTP/1.1',
-        'Host: 127.0.0.1',
-        `X-Phone-Hash: ${alice.phoneHash}`,
-        `X-Ukey: ${alice.ukey}`,
-        `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
-        'Transfer-Encoding: chunked',
-      ]),
-    );
+    socket.write(uploadHead(alice, ['Transfer-Encoding: chunked']));
     const part = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\n`;
     socket.write(`${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`);
     const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0xff), Buffer.from('\r\n')]);
