@@ -68,6 +68,11 @@ describe('the production command and npm start', function () {
   it('npm start: SIGTERM to npm (as docker stop or a supervisor sends it) stops the server', async function () {
     // npm's signal forwarding does not depend on the database: run once, in the SQLite pass.
     if (TEST_DATABASE_URL) this.skip();
+    // What a build of an older version left in dist/ (src/config.js, now src/config/index.js, which node
+    // would load first) must not be what runs: npm start builds afresh.
+    const stale = path.resolve(__dirname, '../../dist/src/config.js');
+    fs.mkdirSync(path.dirname(stale), { recursive: true });
+    fs.writeFileSync(stale, "throw new Error('a stale build ran');\n");
     server = await spawnServer({ ...env, HOME: process.env.HOME ?? os.tmpdir() }, ['npm', 'start']);
     expect(server.pid).not.to.equal(server.proc.pid);
     server.proc.kill('SIGTERM');

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -7,6 +8,8 @@ let built = false;
 /** Compiles the project into dist/ as `npm run build` does, once per test run. */
 export function buildOnce(): void {
   if (built) return;
+  // As npm run build: what an earlier build left (a module since moved) must not shadow the new code.
+  fs.rmSync(path.join(ROOT, 'dist'), { recursive: true, force: true });
   const tsc = require.resolve('typescript/bin/tsc');
   const res = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
     cwd: ROOT,
