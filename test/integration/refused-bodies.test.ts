@@ -190,8 +190,11 @@ describe('refused bodies: the bounds of reading what is refused', () => {
   });
   after(() => t.close());
 
-  /** Starts a chunked upload that passes the limit and goes on; resolves what the client saw. */
-  function endlessUpload(stopAfterBytes: number) {
+  /**
+   * Starts a chunked upload that passes the limit, sending `firstBytes` of body; `sendUpTo` sends on, up to
+   * a total. Resolves what the client saw, and how much it had written when the connection closed.
+   */
+  function endlessUpload(firstBytes: number) {
     const socket = net.connect(t.port, '127.0.0.1');
     socket.on('error', () => undefined); // the cut is what is tested
     const answer = readAll(socket, /\r\n\r\n\{.*\}/s);
@@ -201,19 +204,26 @@ describe('refused bodies: the bounds of reading what is refused', () => {
     const part = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\n`;
     socket.write(`${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`);
     const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0xff), Buffer.from('\r\n')]);
+    let upTo = firstBytes;
     const more = () => {
-      while (!socket.destroyed && sent < stopAfterBytes) {
+      while (!socket.destroyed && sent < upTo) {
         sent += chunk.length;
         if (!socket.write(chunk)) return void socket.once('drain', more);
       }
     };
     more();
-    return { answer, closed };
+    const sendUpTo = (total: number) => {
+      upTo = total;
+      more();
+    };
+    return { answer, closed, sendUpTo };
   }
 
   it('cuts the connection once more than the bound has been read after the answer', async () => {
-    const { answer, closed } = endlessUpload(64 * 1024 * 1024);
+    // The answer is read before the client writes on: a cut discards what the client had not read yet.
+    const { answer, closed, sendUpTo } = endlessUpload(256 * 1024);
     expect(await answer).to.match(/^HTTP\/1\.1 413 /);
+    sendUpTo(64 * 1024 * 1024);
     const sent = await closed;
     // Cut at the 1 MiB bound: the client had written that and what the socket buffers in between took
     // (loopback autotunes them up to tcp_rmem's 32 MiB and tcp_wmem's 4 MiB here), short of the 64 MiB it
